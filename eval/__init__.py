@@ -1,0 +1,1 @@
+"""Benchmarks: dataset readers/writers in native formats, metrics, and the generated demo benchmark."""

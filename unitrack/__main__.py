@@ -1,0 +1,3 @@
+from unitrack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,293 @@
+"""The ``unitrack`` command line: a thin layer over :mod:`unitrack.api`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from unitrack import __version__
+from unitrack.config import TASKS
+from unitrack.utils import UnitrackError, setup_logging
+
+log = logging.getLogger("unitrack")
+
+EPILOG = """examples:
+  unitrack eval --task vos --backbone random_r18 --data demo      # fully offline, generated demo data
+  unitrack eval --task sot --head dcf --backbone imagenet_r18 --data /data/OTB2015
+  unitrack eval --task mots --backbone vfs --weights ckpt/vfs_r50.pth --data /data/MOTS
+  unitrack score --task mot --gt /data/MOT17/train --pred results/mot/.../pred
+  unitrack backbones
+  unitrack datasets demo --out demo_data
+"""
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    g.add_argument("-q", "--quiet", action="store_true", help="warnings and results only")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", help="YAML file with a 'common' section and one section per task")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value, e.g. --set vos.topk=20 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="unitrack",
+        description="Evaluate frozen appearance models on SOT, VOS, pose propagation, MOT, MOTS and "
+        "PoseTrack with one framework and no training.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--version", action="version", version=f"unitrack {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("eval", help="evaluate a backbone on a task; stores a result", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--backbone", help="registered name (see `unitrack backbones`), a timm name, or pkg.mod:fn")
+    p.add_argument("--layer", type=int, help="ResNet layer whose output is the feature map (3 or 4)")
+    p.add_argument("--weights", metavar="PATH", help="checkpoint file (always works offline)")
+    p.add_argument("--data", default="demo", help="dataset root, or 'demo' for the generated benchmark (default)")
+    p.add_argument("--out", default="results", help="results folder (default ./results)")
+    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:<i>")
+    p.add_argument("--amp", action="store_true", help="mixed precision for the backbone on GPU")
+    p.add_argument("--head", help="SOT head: xcorr (default) or dcf")
+    p.add_argument("--max-sequences", type=int, help="only the first N sequences (quick look)")
+    p.add_argument("--feature-cache", metavar="DIR", help="cache backbone features on disk in DIR")
+    p.add_argument("--force", action="store_true", help="recompute even if a result with this fingerprint exists")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_config(p)
+    _add_common(p)
+
+    p = sub.add_parser("score", help="score existing result files against ground truth")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--gt", required=True, help="ground-truth root in the benchmark's native layout")
+    p.add_argument("--pred", required=True, help="folder of prediction files in the benchmark's format")
+    p.add_argument("--out", help="also write the scores to this JSON file")
+    _add_config(p)
+    _add_common(p)
+
+    p = sub.add_parser("sweep", help="evaluate many backbones × tasks × layers, resumable")
+    p.add_argument("--backbones", required=True)
+    p.add_argument("--tasks", required=True)
+    p.add_argument("--layers", default="3")
+    p.add_argument("--data", default="demo")
+    p.add_argument("--out", default="results")
+    p.add_argument("--executor", default="local", choices=("local", "ray"))
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--address")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--device")
+    _add_config(p)
+    _add_common(p)
+
+    p = sub.add_parser("report", help="Markdown + HTML report with tables and radar plots")
+    p.add_argument("results_dir")
+    p.add_argument("--out", required=True)
+    p.add_argument("--with-paper", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("correlate", help="correlate task metrics with ImageNet linear-probe accuracy")
+    p.add_argument("results_dir", nargs="?")
+    p.add_argument("--paper", action="store_true")
+    p.add_argument("--out")
+    _add_common(p)
+
+    p = sub.add_parser("viz", help="draw predictions over the frames (video / GIF / PNG)")
+    p.add_argument("result_dir")
+    p.add_argument("--out", required=True)
+    _add_common(p)
+
+    p = sub.add_parser("backbones", help="list registered backbones")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("datasets", help="list supported datasets, check a folder, generate the demo benchmark")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    d = dsub.add_parser("list", help="supported benchmarks and their expected layouts")
+    _add_common(d)
+    d = dsub.add_parser("check", help="read a dataset folder and report what a task would evaluate")
+    d.add_argument("--task", required=True, choices=TASKS)
+    d.add_argument("--data", required=True)
+    _add_config(d)
+    _add_common(d)
+    d = dsub.add_parser("demo", help="write the generated demo benchmark (all native formats)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--sequences", type=int, default=3)
+    d.add_argument("--frames", type=int, default=20)
+    d.add_argument("--size", default="160x120", help="WxH (64–256 px)")
+    _add_common(d)
+    return ap
+
+
+def _print_metrics(metrics: dict, per_sequence: dict | None = None) -> None:
+    if per_sequence:
+        keys = list(next(iter(per_sequence.values())).keys())[:8]
+        width = max(len(s) for s in per_sequence) + 2
+        print("sequence".ljust(width) + "".join(k[:12].rjust(13) for k in keys))
+        for s, m in per_sequence.items():
+            print(s.ljust(width) + "".join(_cell(m.get(k)).rjust(13) for k in keys))
+        print()
+    for k, v in metrics.items():
+        print(f"{k:>24}: {_cell(v)}")
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from unitrack.api import evaluate
+
+    kw = {}
+    if a.head:
+        if a.task != "sot":
+            raise UnitrackError("--head applies to --task sot only")
+        kw["head"] = a.head
+    sets = list(a.sets)
+    if a.amp:
+        sets.append("common.amp=true")
+    if a.max_sequences:
+        sets.append(f"common.max_sequences={a.max_sequences}")
+    if a.feature_cache:
+        sets.append(f"common.feature_cache={a.feature_cache}")
+    r = evaluate(a.task, a.backbone, a.data, layer=a.layer, weights=a.weights, out=a.out, config=a.config,
+                 sets=sets, device=a.device, force=a.force, **kw)
+    if a.json:
+        print(json.dumps(r.to_json(), indent=2))
+        return 0
+    print(f"{r.task} on {r.dataset}: {r.backbone} layer{r.layer}" + ("  (reused stored result)" if r.reused else ""))
+    _print_metrics(r.metrics, r.per_sequence)
+    print(f"\nresult: {Path(r.path) / 'result.json'}")
+    return 0
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from unitrack.api import score
+    from unitrack.utils import atomic_write_json
+
+    out = score(a.task, a.gt, a.pred, config=a.config, sets=a.sets)
+    _print_metrics(out.metrics, out.per_sequence)
+    if a.out:
+        atomic_write_json(a.out, {"task": a.task, "gt": a.gt, "pred": a.pred, "metrics": out.metrics,
+                                  "per_sequence": out.per_sequence})
+    return 0
+
+
+def cmd_backbones(a: argparse.Namespace) -> int:
+    from unitrack.backbones import backbone_table
+
+    rows = backbone_table()
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ["name", "arch", "layer", "channels", "weights_local", "linear_probe_top1"]
+    heads = ["name", "architecture", "layer", "channels", "weights", "IN top-1"]
+    cells = [[_bb_cell(c, r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(heads)]
+    print("  ".join(h.ljust(w) for h, w in zip(heads, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(x.ljust(w) for x, w in zip(row, widths)))
+    return 0
+
+
+def _bb_cell(col: str, v) -> str:
+    if col == "weights_local":
+        return {True: "local", False: "missing"}.get(v, str(v))
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+def cmd_datasets(a: argparse.Namespace) -> int:
+    if a.action == "demo":
+        from unitrack.eval.demo import generate_demo
+
+        try:
+            w, h = (int(x) for x in a.size.lower().split("x"))
+        except ValueError:
+            raise UnitrackError(f"--size {a.size!r}: expected WxH, e.g. 160x120") from None
+        out = generate_demo(a.out, seed=a.seed, num_sequences=a.sequences, num_frames=a.frames, size=(w, h))
+        print(f"demo benchmark written to {out}")
+        for sub in sorted(p.name for p in Path(out).iterdir() if p.is_dir()):
+            print(f"  {sub}/")
+        return 0
+    if a.action == "list":
+        from unitrack.tasks import TASK_MODULES, available_tasks
+
+        avail = set(available_tasks())
+        print(DATASETS_HELP)
+        print("tasks available in this installation:", ", ".join(t for t in TASK_MODULES if t in avail) or "none")
+        return 0
+    if a.action == "check":
+        from unitrack.config import load_config
+        from unitrack.tasks import get_task
+
+        cfg = load_config(a.task, a.config, a.sets)
+        t = get_task(a.task)
+        name, root = t.resolve_data(a.data, cfg)
+        info = t.check(root, cfg) if hasattr(t, "check") else None
+        if info is None:
+            raise UnitrackError(f"task {a.task!r} has no dataset check yet")
+        print(f"{a.task}: dataset {name!r} at {root}")
+        for k, v in info.items():
+            print(f"  {k}: {v}")
+        return 0
+    raise UnitrackError("datasets needs an action: list, check or demo")
+
+
+DATASETS_HELP = """supported benchmarks (native layouts; --data points at the root):
+  sot        OTB-2015      <root>/<Seq>/img/*.jpg + groundtruth_rect.txt (optional OTB2015.json); LaSOT/GOT-10k folders
+  vos        DAVIS-2017    <root>/JPEGImages/480p/<seq>, Annotations/480p/<seq> (indexed PNG), ImageSets/2017/val.txt
+  poseprop   JHMDB         split file lines '<joint_positions.mat> <frame folder>'
+  mot        MOT16/17      <root>/train/<seq>/{img1,gt/gt.txt,det/det.txt,seqinfo.ini}
+  mots       MOTS20        <root>/train/<seq>/{img1,gt/gt.txt,seqinfo.ini} + mask observations
+  posetrack  PoseTrack-18  <root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections
+  demo       generated     `unitrack datasets demo --out DIR` writes all of the above; --data demo uses a cache"""
+
+LATER = {"sweep": 7, "report": 7, "correlate": 7, "viz": 8}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    if not a.command:
+        ap.print_help()
+        return 2
+    setup_logging(-1 if getattr(a, "quiet", False) else getattr(a, "verbose", 0))
+    handlers = {"eval": cmd_eval, "score": cmd_score, "backbones": cmd_backbones, "datasets": cmd_datasets}
+    try:
+        if a.command in handlers:
+            return handlers[a.command](a)
+        handler = _later_handler(a.command)
+        if handler is None:
+            print(f"unitrack {a.command}: not implemented yet (planned in issue #{LATER[a.command]})", file=sys.stderr)
+            return 2
+        return handler(a)
+    except UnitrackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _later_handler(command: str):
+    """Subcommands that later issues implement live in unitrack/<command>.py with a `cli(args)` function."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"unitrack.{command}")
+    except ModuleNotFoundError:
+        return None
+    return getattr(mod, "cli", None)
