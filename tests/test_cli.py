@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+from unitrack.cli import build_parser, main
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    for cmd in ("eval", "score", "sweep", "report", "correlate", "viz", "backbones", "datasets"):
+        assert cmd in text
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "unitrack", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith("unitrack ")
+
+
+def test_eval_bad_config_key_is_a_clear_error(capsys, tmp_path):
+    rc = main(["eval", "--task", "vos", "--backbone", "random_r18", "--set", "vos.topkk=3", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "unknown key vos.topkk" in err and "did you mean 'topk'" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_eval_parses_task_specific_flags():
+    a = build_parser().parse_args(["eval", "--task", "sot", "--head", "dcf", "--layer", "4", "--set", "sot.protocol=fixed"])
+    assert (a.task, a.head, a.layer, a.sets, a.data) == ("sot", "dcf", 4, ["sot.protocol=fixed"], "demo")
+
+
+def test_head_only_for_sot(capsys):
+    rc = main(["eval", "--task", "vos", "--head", "dcf"])
+    assert rc == 1 and "--head applies to --task sot" in capsys.readouterr().err
+
+
+def test_datasets_demo_writes_all_formats(tmp_path, capsys):
+    rc = main(["datasets", "demo", "--out", str(tmp_path / "d"), "--sequences", "1", "--frames", "10", "--size", "96x72"])
+    assert rc == 0
+    for sub in ("otb", "davis", "jhmdb", "mot", "mots", "posetrack"):
+        assert (tmp_path / "d" / sub).is_dir()
+    assert main(["datasets", "demo", "--out", str(tmp_path / "e"), "--size", "big"]) == 1
+    assert "expected WxH" in capsys.readouterr().err
