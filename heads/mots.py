@@ -1,0 +1,268 @@
+"""MOTS head (UNITRACK_SPEC.md §4.1.2, §4.6, §4.7): mask observations associated with frozen features.
+
+Per sequence: frames at full resolution → backbone (batched) → for every frame the pedestrian
+(class 2) observation masks are pooled into object features (:func:`mask_features`, max-area
+rescaling, 200 cells), boxed in FEATURE-GRID units (:func:`mask2box`, §7.1 #11), greedily
+de-duplicated (IoU > 0.7), turned into activated :class:`Observation` objects (score 1) and fed to
+the JDE cascade (:class:`AssociationTracker`). Every returned track writes its current mask as
+``frame track_id+2000 2 H W rle`` (§7.3); the masks of a frame are made disjoint (earlier tracks win)
+because TrackEval rejects overlaps. Scores with TrackEval's MOTSChallenge (HOTA, CLEAR, Identity).
+
+Observations: the benchmark's ``<seq>/det/det.txt`` (MOTS txt), or ``mots.observations`` = a folder
+with ``<seq>.txt`` or the reference's per-frame ``<seq>/img1/<frame:06d>.txt`` files.
+Frames without observations are empty (§7.2 #31); empty masks are dropped (§7.2 #29).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from unitrack.eval.mots import (
+    MOTSSequence,
+    evaluate_mots,
+    find_sequences,
+    format_mots_lines,
+    frame_masks,
+    gt_cut_to,
+    observation_file,
+    read_mots_txt,
+    read_observations,
+    score_dir,
+)
+
+from unitrack.config import Config
+from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.utils import UnitrackError, atomic_write_text, progress
+
+log = logging.getLogger("unitrack")
+
+HEADLINE = ("IDF1", "HOTA")
+ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# frames → features (shared with the PoseTrack head)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _prefetch(items: Iterable[Any], load: Callable[[Any], Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``load`` on the items in a background thread, at most ``depth`` ahead (bounded memory)."""
+    it = iter(items)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        futs: deque = deque(ex.submit(load, x) for _, x in zip(range(depth), it))
+        while futs:
+            f = futs.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                futs.append(ex.submit(load, nxt))
+            yield f.result()
+
+
+def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tuple[tuple[int, int], Any]]:
+    """Yield ((H, W) of the frame, its C×h×w feature map on the extractor's device), frames batched.
+
+    Full resolution (§1.6: no resize for MOTS / PoseTrack). Decoding of the next batch overlaps with
+    the backbone on the current one; with a feature cache (``common.feature_cache``) cached frames
+    skip the backbone.
+    """
+    from unitrack.features import read_rgb
+
+    bs = max(1, int(batch_size))
+    chunks = [paths[i:i + bs] for i in range(0, len(paths), bs)]
+    if getattr(extractor, "cache_dir", None) is not None:
+        from PIL import Image
+
+        for chunk in chunks:
+            sizes = []
+            for p in chunk:
+                with Image.open(p) as im:
+                    sizes.append((im.height, im.width))
+            feats = extractor.from_files(chunk)
+            for k, hw in enumerate(sizes):
+                yield hw, feats[k]
+        return
+
+    def load(chunk: list[Path]):
+        rgbs = [read_rgb(p) for p in chunk]
+        shapes = {r.shape for r in rgbs}
+        if len(shapes) > 1:
+            raise UnitrackError(f"{chunk[0].parent}: frames of one sequence differ in size ({sorted(shapes)})")
+        return [r.shape[:2] for r in rgbs], extractor.normalize(rgbs)
+
+    for sizes, x in _prefetch(chunks, load):
+        feats = extractor(x)
+        for k, hw in enumerate(sizes):
+            yield hw, feats[k]
+
+
+# ---------------------------------------------------------------------------------------------------
+# one sequence
+# ---------------------------------------------------------------------------------------------------
+
+
+def observations_for_frame(fmap, masks: np.ndarray, max_mask_area: int, generator, empty_size: int = 40) -> list:
+    """Mask observations of one frame → activated :class:`Observation` list (§4.1.2 steps 2–6)."""
+    import torch
+
+    from unitrack.association import Observation, mask_features, remove_duplicated_boxes, tlbr_to_tlwh
+
+    if len(masks) == 0:
+        return []
+    mk = torch.from_numpy(masks).to(fmap.device)
+    feats, boxes = mask_features(fmap, mk, max_mask_area, generator=generator, empty_size=empty_size)
+    keep = remove_duplicated_boxes(boxes, 0.7)
+    # the full-resolution mask stays in the frame's stack: tracks remember its index (``det_index``),
+    # so lost tracks never pin old frames' masks in memory
+    return [Observation(tlwh=tlbr_to_tlwh(boxes[i]), score=1.0, feature=feats[i], activated=True,
+                        det_index=int(i)) for i in keep]
+
+
+def track_sequence(seq: MOTSSequence, ctx: RunContext, obs: dict[int, list]) -> tuple[list[str], dict[str, Any]]:
+    """Run the tracker over one sequence; returns the result lines and timing counters."""
+    import torch
+
+    from unitrack.association import AssociationTracker
+
+    sc = ctx.cfg.section
+    ext = ctx.extractor
+    tracker = AssociationTracker.from_config(sc, frame_rate=seq.fps, device=ext.device)
+    gen = torch.Generator().manual_seed(int(ctx.cfg.common.seed))
+    empty_size = int(np.prod(sc.feat_size))  # only sizes the random feature of an empty mask (§6)
+    H, W = seq.height, seq.width
+    lines: list[str] = []
+    n_obs = n_out = 0
+    t_assoc = 0.0
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for t, (hw, fmap) in enumerate(frame_features(ext, seq.frames, ctx.cfg.common.batch_size), 1):
+            if hw != (H, W):
+                raise UnitrackError(f"{seq.frames[t - 1]}: frame is {hw[1]}x{hw[0]}, seqinfo.ini says {W}x{H}")
+            ta = time.perf_counter()
+            masks = frame_masks(obs.get(t, []), H, W)
+            dets = observations_for_frame(fmap, masks, sc.max_mask_area, gen, empty_size)
+            tracks = tracker.update(dets)
+            t_assoc += time.perf_counter() - ta
+            n_obs += len(dets)
+            # every returned track was matched (or born) in this frame: its det_index is this frame's
+            tracks = [tr for tr in tracks if tr.frame_id == tracker.frame_id]
+            if tracks:
+                ids = [tr.track_id + ID_OFFSET for tr in tracks]
+                out = masks[[tr.det_index for tr in tracks]]
+                fl = format_mots_lines(t, ids, out)
+                lines += fl
+                n_out += len(fl)
+    wall = time.perf_counter() - t0
+    return lines, {"frames": len(seq.frames), "observations": n_obs, "outputs": n_out,
+                   "time_s": round(wall, 3), "association_time_s": round(t_assoc, 3)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# task
+# ---------------------------------------------------------------------------------------------------
+
+
+class MOTSTask(Task):
+    name = "mots"
+    headline = HEADLINE
+    demo_subdir = "mots"
+
+    def dataset_name(self, root: Path, cfg: Config) -> str:
+        name = root.name.lower()
+        return name if name not in ("train", "test", "images") else root.parent.name.lower()
+
+    def check(self, root: Path, cfg: Config) -> dict:
+        sc = cfg.section
+        seqs = find_sequences(root, sc.split, max_sequences=cfg.common.max_sequences)
+        frames = gt_objects = gt_rows = obs_rows = 0
+        obs_missing = []
+        for s in seqs:
+            frames += len(s.frames)
+            if s.gt_path is not None:
+                gt = read_mots_txt(s.gt_path, n_frames=max(s.length, len(s.frames)))
+                ids = {r.obj_id for rows in gt.values() for r in rows if r.cls == 2}
+                gt_objects += len(ids)
+                gt_rows += sum(1 for rows in gt.values() for r in rows if r.cls == 2)
+            try:
+                observation_file(s, sc.observations, sc.split)
+            except UnitrackError:
+                obs_missing.append(s.name)
+                continue
+            obs = read_observations(s, sc.observations, sc.split)
+            obs_rows += sum(len(v) for v in obs.values())
+        names = [s.name for s in seqs]
+        out = {
+            "format": "MOTS txt (RLE)",
+            "sequences": len(seqs),
+            "frames": frames,
+            "objects (GT ids, class 2)": gt_objects,
+            "GT masks": gt_rows,
+            "observation masks": obs_rows,
+            "scored sequences": sum(s.gt_path is not None for s in seqs),
+            "names": ", ".join(names[:8]) + (f", … (+{len(names) - 8})" if len(names) > 8 else ""),
+        }
+        if obs_missing:
+            out["sequences without observations"] = ", ".join(obs_missing)
+        return out
+
+    def run(self, ctx: RunContext, pred_dir: Path) -> TaskOutput:
+        cfg = ctx.cfg
+        sc = cfg.section
+        seqs = find_sequences(ctx.data_root, sc.split, need_images=True, max_sequences=cfg.common.max_sequences)
+        # read and validate every observation file before the first forward pass
+        obs = {}
+        for s in seqs:
+            o = read_observations(s, sc.observations, sc.split)
+            beyond = [f for f in o if f > len(s.frames)]
+            if beyond:
+                log.warning("%s: observations of %d frame(s) after the last image (%d) are ignored", s.name,
+                            len(beyond), len(s.frames))
+                o = {f: v for f, v in o.items() if f <= len(s.frames)}
+            obs[s.name] = o
+        pred_dir = Path(pred_dir)
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        log.info("MOTS on %d sequence(s): %s similarity, max_mask_area %d, motion %s", len(seqs), sc.similarity,
+                 sc.max_mask_area, "on" if sc.asso_with_motion else "off")
+        stats: dict[str, dict] = {}
+        for seq in progress(seqs, desc="mots", unit="seq"):
+            lines, st = track_sequence(seq, ctx, obs[seq.name])
+            atomic_write_text(pred_dir / f"{seq.name}.txt", "".join(line + "\n" for line in lines))
+            stats[seq.name] = st
+        frames = sum(s["frames"] for s in stats.values())
+        total = sum(s["time_s"] for s in stats.values())
+        assoc = sum(s["association_time_s"] for s in stats.values())
+        extra: dict[str, Any] = {
+            "frames": frames,
+            "tracking_time_s": round(total, 3),
+            "fps": round(frames / total, 3) if total > 0 else None,
+            "association_share": round(assoc / total, 4) if total > 0 else None,
+            "per_sequence_counts": stats,
+        }
+        scored = [s for s in seqs if s.gt_path is not None]
+        if not scored:
+            log.warning("no sequence has gt/gt.txt (test split?): results written, no metrics")
+            return TaskOutput(metrics={}, extra=extra)
+        entries, gt_lines = [], {}
+        for s in scored:
+            n = len(s.frames)
+            if s.length > n:  # seqinfo promises more frames than exist: score the frames that were tracked
+                text, dropped = gt_cut_to(s.gt_path, n)
+                if dropped:
+                    log.warning("%s: %d GT rows beyond the %d existing frames are not scored", s.name, dropped, n)
+                gt_lines[s.name] = text
+            entries.append((s.name, s.gt_path, n))
+        metrics, per_seq = evaluate_mots(entries, pred_dir, gt_lines)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra)
+
+    def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
+        metrics, per_seq = score_dir(gt_root, pred_dir, cfg.section.split, cfg.common.max_sequences)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq)
+
+
+TASK = MOTSTask()
