@@ -1,0 +1,227 @@
+"""Frames → stride-8 feature maps: batching, device, mixed precision, optional on-disk cache.
+
+Preprocessing is the published protocol's (§1.6): OpenCV reads BGR uint8, → RGB, /255, then
+``(x − mean) / std`` with the backbone's statistics. Features come back as float32 on
+``self.device``. With ``cache_dir`` set, :meth:`FeatureExtractor.from_files` stores one file per frame
+keyed by (backbone fingerprint incl. weights sha256 and layer, frame path + mtime + size, input size,
+precision), so re-running a head with other parameters skips the backbone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unitrack.utils import UnitrackError, resolve_device, sha256_json
+
+log = logging.getLogger("unitrack.features")
+
+CACHE_VERSION = 1
+
+
+def read_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a frame with OpenCV as RGB uint8 ``H×W×3``; optional resize to ``size = (W, H)`` (bilinear)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UnitrackError(f"cannot read image {path} (missing or not an image OpenCV can decode)")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if size is not None:
+        w, h = int(size[0]), int(size[1])
+        if (img.shape[1], img.shape[0]) != (w, h):
+            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return img
+
+
+class FeatureExtractor:
+    """Run a frozen :class:`~unitrack.backbones.Backbone` over frames in batches under ``inference_mode``.
+
+    ``amp``: mixed precision on CUDA (``True``/``"fp16"`` → float16, ``"bf16"`` → bfloat16); ignored on
+    the CPU. ``channels_last``: None → on for CUDA ResNets. ``cache_dir``: on-disk feature cache for
+    :meth:`from_files`.
+    """
+
+    def __init__(self, backbone: torch.nn.Module, device: str | torch.device = "auto", amp: bool | str = False,
+                 batch_size: int = 8, channels_last: bool | None = None,
+                 cache_dir: str | Path | None = None) -> None:
+        if batch_size < 1:
+            raise UnitrackError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.device = torch.device(resolve_device(str(device)) if not isinstance(device, torch.device) else device)
+        self.backbone = backbone.to(self.device).eval()
+        spec = getattr(backbone, "spec", None)
+        self.mean = tuple(spec.mean) if spec is not None else (0.485, 0.456, 0.406)
+        self.std = tuple(spec.std) if spec is not None else (0.229, 0.224, 0.225)
+        self.batch_size = int(batch_size)
+        self.amp_dtype = self._amp_dtype(amp)
+        family = getattr(spec, "family", "")
+        if channels_last is None:
+            channels_last = self.device.type == "cuda" and family == "resnet"
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.backbone = self.backbone.to(memory_format=torch.channels_last)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self._mean_t = torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std_t = torch.tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
+
+    def _amp_dtype(self, amp: bool | str) -> torch.dtype | None:
+        if not amp:
+            return None
+        if self.device.type != "cuda":
+            log.info("mixed precision requested on %s: ignored (CUDA only), running float32", self.device)
+            return None
+        a = str(amp).lower()
+        if a in ("bf16", "bfloat16"):
+            return torch.bfloat16
+        if a in ("true", "1", "fp16", "float16", "half"):
+            return torch.float16
+        raise UnitrackError(f"amp must be False, True, 'fp16' or 'bf16'; got {amp!r}")
+
+    # -- identity ---------------------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        """Extraction settings that can change features (precision), for result fingerprints."""
+        return {
+            "precision": "fp32" if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
+            "device_type": self.device.type,
+            "channels_last": self.channels_last,
+        }
+
+    # -- preprocessing ----------------------------------------------------------------------------
+    def normalize(self, frames: Any) -> torch.Tensor:
+        """RGB uint8 frame(s) (``H×W×3``, ``N×H×W×3`` or a list of equal-size frames) → float ``N×3×H×W``."""
+        if isinstance(frames, torch.Tensor):
+            arr = frames
+        else:
+            if isinstance(frames, np.ndarray):
+                arr_np = frames
+            else:
+                frames = list(frames)
+                if not frames:
+                    raise UnitrackError("no frames given")
+                shapes = {tuple(np.shape(f)) for f in frames}
+                if len(shapes) != 1:
+                    raise UnitrackError(f"frames of different sizes cannot be batched: {sorted(shapes)}")
+                arr_np = np.stack([np.asarray(f) for f in frames])
+            arr = torch.from_numpy(np.ascontiguousarray(arr_np))
+        if arr.dim() == 3:
+            arr = arr.unsqueeze(0)
+        if arr.dim() != 4 or arr.shape[-1] != 3:
+            raise UnitrackError(f"expected RGB frames H×W×3 or N×H×W×3, got shape {tuple(arr.shape)}")
+        x = arr.permute(0, 3, 1, 2).to(torch.float32)
+        if arr.dtype == torch.uint8:
+            x = x / 255.0
+        return (x - self._mean_t.to(x.device)) / self._std_t.to(x.device)
+
+    # -- extraction -------------------------------------------------------------------------------
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised ``N×3×H×W`` (or ``N×3×T×H×W``) → float32 features on ``self.device``."""
+        if x.dim() == 5:  # N×3×T×H×W: fold time into the batch (reference From3D)
+            n, c, t, h, w = x.shape
+            y = self(x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w))
+            return y.view(n, t, *y.shape[1:]).permute(0, 2, 1, 3, 4)
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise UnitrackError(f"expected a normalised N×3×H×W batch, got shape {tuple(x.shape)}")
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, x.shape[0], self.batch_size):
+                b = x[i:i + self.batch_size].to(self.device, dtype=torch.float32, non_blocking=True)
+                if self.channels_last:
+                    b = b.contiguous(memory_format=torch.channels_last)
+                if self.amp_dtype is not None:
+                    with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype):
+                        y = self.backbone(b)
+                else:
+                    y = self.backbone(b)
+                outs.append(y.float().contiguous())
+        if not outs:
+            raise UnitrackError("no frames given")
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    def extract(self, frames: Any) -> torch.Tensor:
+        """RGB uint8 frames → features (``normalize`` then ``__call__``)."""
+        return self(self.normalize(frames))
+
+    # -- files + cache ----------------------------------------------------------------------------
+    def _backbone_key(self) -> str:
+        fp = self.backbone.fingerprint() if hasattr(self.backbone, "fingerprint") else {"module": repr(self.backbone)}
+        return sha256_json({"v": CACHE_VERSION, "backbone": fp, "precision": self.fingerprint()["precision"]})[:24]
+
+    def _frame_key(self, path: Path, size: tuple[int, int] | None) -> str:
+        st = path.stat()
+        return sha256_json({"path": str(path.resolve()), "mtime_ns": st.st_mtime_ns, "bytes": st.st_size,
+                            "size": list(size) if size else None})[:32]
+
+    def cache_path(self, path: str | Path, size: tuple[int, int] | None = None) -> Path:
+        """Where the cached features of one frame live (requires ``cache_dir``)."""
+        if self.cache_dir is None:
+            raise UnitrackError("feature cache is off (no cache_dir)")
+        p = Path(path)
+        return self.cache_dir / self._backbone_key() / f"{self._frame_key(p, size)}.pt"
+
+    def from_files(self, paths: Sequence[str | Path], size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Read frames (OpenCV, BGR→RGB), optionally resize to ``size=(W, H)``, return ``N×C×h×w`` features."""
+        paths = [Path(p) for p in paths]
+        if not paths:
+            raise UnitrackError("no frame files given")
+        for p in paths:
+            if not p.is_file():
+                raise UnitrackError(f"frame file not found: {p}")
+        if self.cache_dir is None:
+            return self._compute(paths, size)
+        cpaths = [self.cache_path(p, size) for p in paths]
+        feats: list[torch.Tensor | None] = [None] * len(paths)
+        todo = []
+        for i, cp in enumerate(cpaths):
+            if cp.is_file():
+                try:
+                    feats[i] = torch.load(cp, map_location="cpu", weights_only=True)
+                    self.cache_hits += 1
+                    continue
+                except Exception as e:  # noqa: BLE001 - a corrupt cache entry is recomputed
+                    log.warning("ignoring unreadable cache entry %s (%s)", cp, e)
+            todo.append(i)
+        self.cache_misses += len(todo)
+        if todo:
+            new = self._compute([paths[i] for i in todo], size)
+            for j, i in enumerate(todo):
+                f = new[j].detach().to("cpu").clone()
+                self._write_cache(cpaths[i], f)
+                feats[i] = f
+        shapes = {tuple(f.shape) for f in feats}  # type: ignore[union-attr]
+        if len(shapes) != 1:
+            raise UnitrackError(f"frames of different sizes cannot be batched: feature shapes {sorted(shapes)}")
+        return torch.stack(feats).to(self.device)  # type: ignore[arg-type]
+
+    def _compute(self, paths: list[Path], size: tuple[int, int] | None) -> torch.Tensor:
+        outs = []
+        for i in range(0, len(paths), self.batch_size):
+            chunk = [read_rgb(p, size) for p in paths[i:i + self.batch_size]]
+            shapes = {f.shape for f in chunk}
+            if len(shapes) != 1:
+                raise UnitrackError(f"frames of different sizes cannot be batched ({paths[i]} …): {sorted(shapes)}; "
+                                    "pass size=(W, H)")
+            outs.append(self(self.normalize(chunk)))
+        if len({tuple(o.shape[1:]) for o in outs}) != 1:
+            raise UnitrackError(f"frames of different sizes cannot be batched ({paths[0]} …); pass size=(W, H)")
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    @staticmethod
+    def _write_cache(dst: Path, t: torch.Tensor) -> None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+        os.close(fd)
+        try:
+            torch.save(t, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
