@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-cache", metavar="DIR", help="cache backbone features on disk in DIR")
     p.add_argument("--force", action="store_true", help="recompute even if a result with this fingerprint exists")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--viz", nargs="?", const="mp4", choices=("mp4", "gif", "png"), metavar="FORMAT",
+                   help="also draw the predictions into <result>/viz (mp4 by default, or gif / png)")
     _add_config(p)
     _add_common(p)
 
@@ -74,14 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("sweep", help="evaluate many backbones × tasks × layers, resumable")
-    p.add_argument("--backbones", required=True)
-    p.add_argument("--tasks", required=True)
-    p.add_argument("--layers", default="3")
-    p.add_argument("--data", default="demo")
+    p.add_argument("--backbones", required=True, help="comma-separated names (NAME@WEIGHTS for a checkpoint or @random), or 'all'")
+    p.add_argument("--tasks", required=True, help="comma-separated tasks ('sot' = both heads, 'sot:dcf' one), or 'all'")
+    p.add_argument("--layers", default="3", help="comma-separated layers, e.g. 3,4 (default 3)")
+    p.add_argument("--data", default="demo",
+                   help="'demo', one folder with a sub-folder per task, or 'sot=PATH,vos=PATH,...'")
     p.add_argument("--out", default="results")
     p.add_argument("--executor", default="local", choices=("local", "ray"))
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--address")
+    p.add_argument("--workers", type=int, default=1, help="local executor: parallel processes (default 1)")
+    p.add_argument("--address", help="ray executor: cluster address ('auto', 'ray://host:10001'); default: local")
+    p.add_argument("--cpus-per-cell", type=float, default=1, help="ray executor: CPUs reserved per cell")
+    p.add_argument("--gpus-per-cell", type=float, default=0, help="ray executor: GPUs reserved per cell")
+    p.add_argument("--max-sequences", type=int, help="only the first N sequences of every task (quick look)")
     p.add_argument("--force", action="store_true")
     p.add_argument("--device")
     _add_config(p)
@@ -90,18 +96,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="Markdown + HTML report with tables and radar plots")
     p.add_argument("results_dir")
     p.add_argument("--out", required=True)
-    p.add_argument("--with-paper", action="store_true")
+    p.add_argument("--with-paper", action="store_true", help="add the published Tables 1–2 as reference rows")
+    p.add_argument("--radar-layer", default="best", choices=("3", "4", "best"),
+                   help="layer ranked in the radar plot (default: the better of layer3/layer4)")
     _add_common(p)
 
     p = sub.add_parser("correlate", help="correlate task metrics with ImageNet linear-probe accuracy")
     p.add_argument("results_dir", nargs="?")
-    p.add_argument("--paper", action="store_true")
-    p.add_argument("--out")
+    p.add_argument("--paper", action="store_true", help="use the published Tables 1–2 instead of RESULTS_DIR")
+    p.add_argument("--probe", metavar="CSV", help="linear-probe top-1 figures (default: shipped table / registry)")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% CIs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write correlation.md/.json/.csv and scatter plots to this folder")
     _add_common(p)
 
     p = sub.add_parser("viz", help="draw predictions over the frames (video / GIF / PNG)")
     p.add_argument("result_dir")
     p.add_argument("--out", required=True)
+    p.add_argument("--seq", action="append", default=[], metavar="NAME", help="only this sequence (repeatable)")
+    p.add_argument("--format", default="mp4", choices=("mp4", "gif", "png"), help="mp4 (default), gif, or png frames")
+    p.add_argument("--gt", choices=("none", "overlay", "side"),
+                   help="ground truth: none, overlay or side (default: overlay for SOT, else none)")
+    p.add_argument("--max-frames", type=int, help="draw at most N frames")
+    p.add_argument("--stride", type=int, default=1, help="draw every N-th frame")
+    p.add_argument("--width", type=int, help="output width in pixels (default: native)")
+    p.add_argument("--fps", type=float, help="frame rate of the video (default: the dataset's)")
+    p.add_argument("--trail", type=int, default=10, help="frames of trail behind each track (0 = off)")
+    p.add_argument("--no-errors", action="store_true", help="no error strip / error markers (association tasks)")
+    p.add_argument("--task", help="task of a bare prediction folder (one without result.json)")
+    p.add_argument("--data", help="dataset root, if it moved since the evaluation (or for a bare prediction folder)")
     _add_common(p)
 
     p = sub.add_parser("backbones", help="list registered backbones")
@@ -162,6 +185,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
         sets.append(f"common.feature_cache={a.feature_cache}")
     r = evaluate(a.task, a.backbone, a.data, layer=a.layer, weights=a.weights, out=a.out, config=a.config,
                  sets=sets, device=a.device, force=a.force, **kw)
+    if a.viz:
+        from unitrack.viz import visualise
+
+        for p in visualise(r.path, Path(r.path) / "viz", fmt=a.viz):
+            print(f"viz: {p}", file=sys.stderr)
     if a.json:
         print(json.dumps(r.to_json(), indent=2))
         return 0
@@ -280,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `unitrack backbones | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _later_handler(command: str):

@@ -52,6 +52,7 @@ class VOSConfig:
     resolution: str = "480p"
     crop_size: int = -1  # -1 = native resolution
     memory_budget_mb: int = 512  # bounds the per-chunk affinity tensors
+    score_objects: str = "official"  # official: ids 1..max(first frame) as davis2017-evaluation | present
 
 
 @dataclass
@@ -76,12 +77,12 @@ class PosePropConfig:
 
 @dataclass
 class SOTConfig:
-    """Box propagation on OTB (§3)."""
+    """Box propagation on OTB (§3); geometry and both protocols are documented in ``unitrack/sot.py``."""
 
     head: str = "xcorr"  # xcorr | dcf
     protocol: str = "faithful"  # faithful (published quirks, §7.1 #4–7) | fixed (corrected geometry)
-    crop_sz: int = 520
-    downscale: int = 8
+    crop_sz: int = 520  # search/exemplar crop side, a multiple of downscale (smaller = faster quick looks)
+    downscale: int = 8  # backbone stride: features are crop_sz/downscale per side (65)
     padding: float = 3.5
     num_scale: int = 3
     scale_step: float = 1.0275
@@ -92,11 +93,13 @@ class SOTConfig:
     dcf_lambda: float = 1e-4
     dcf_output_sigma_factor: float = 0.1
     dcf_interp_factor: float = 0.01
+    max_frames: int | None = None  # track/score only the first N frames of each sequence (quick looks)
 
 
 @dataclass
 class _AssociationConfig:
-    """Fields shared by the three association tasks (§4, §6)."""
+    """Fields shared by the three association tasks (§4, §6); consumed by
+    ``unitrack.association.AssociationTracker.from_config`` (MOTSConfig/PoseTrackConfig inherit them)."""
 
     similarity: str = "rsm"  # rsm | cosine_pooled | cosine_flat | iou | idol
     rsm_inv_temperature: float = 100.0
@@ -112,12 +115,15 @@ class _AssociationConfig:
     motion_gated: bool = True
     idol_memory: int = 10  # IDOL-style option: embeddings remembered per track
     idol_threshold: float = 0.5
+    idol_inv_temperature: float = 10.0  # sharpening of the bi-softmax on unit-norm frozen features
     observations: str | None = None  # folder of user observations; None = the benchmark's det files
     faithful: bool = True  # reproduce §7.1 quirks (e.g. #12 PoseTrack re_activate not copying the pose)
 
 
 @dataclass
 class MOTConfig(_AssociationConfig):
+    """Box association on MOTChallenge (§4.1.1, §4.7, §5); `asso_with_motion=True` = the "with motion" rows."""
+
     img_size: list[int] = field(default_factory=lambda: [1088, 608])  # letterbox (width, height)
     min_box_area: float = 200.0
     max_aspect: float = 1.6
@@ -142,6 +148,7 @@ class PoseTrackConfig(_AssociationConfig):
     motion_lambda: float = 0.9999
     motion_gated: bool = False
     split: str = "val"
+    drop_last_frame: bool = True  # poseval drops the last labelled frame of every sequence
 
 
 TASK_CONFIGS: dict[str, type] = {
