@@ -1,0 +1,197 @@
+"""Single-object tracking head (UNITRACK_SPEC.md §3): XCorr or DCF box propagation on OTB-style data.
+
+Reads the dataset (OTB-2015 folders or ``OTB2015.json``, LaSOT, GOT-10k), runs the head chosen by
+``sot.head`` on every sequence, writes ``<pred_dir>/<seq>.txt`` (one ``x,y,w,h`` line per frame, the first
+line = the GT line), scores with the OPE toolkit of :mod:`unitrack.eval.otb` and draws success and
+precision plots beside the predictions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unitrack.config import Config
+from unitrack.eval.otb import (
+    METRIC_KEYS,
+    PYSOT_JSONS,
+    OPEResult,
+    SOTSequence,
+    evaluate_ope,
+    plot_ope,
+    read_predictions,
+    read_sot_dataset,
+    write_boxes,
+)
+from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.utils import UnitrackError, progress
+
+log = logging.getLogger("unitrack")
+
+
+def prefetch(paths: Iterable[Path], load: Callable[[Path], Any] | None = None, depth: int = 3) -> Iterator[Any]:
+    """Decode frames (OpenCV → RGB uint8) in a background thread, at most ``depth`` ahead (bounded memory)."""
+    if load is None:
+        from unitrack.features import read_rgb as load
+    it = iter(paths)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        futs: deque = deque(ex.submit(load, p) for _, p in zip(range(depth), it))
+        while futs:
+            f = futs.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                futs.append(ex.submit(load, nxt))
+            yield f.result()
+
+
+def load_sequences(root: Path, cfg: Config) -> list[SOTSequence]:
+    """Read the dataset; ``common.max_sequences`` and ``sot.max_frames`` cut it for quick looks."""
+    seqs = read_sot_dataset(root, cfg.common.max_sequences)
+    n = cfg.section.max_frames
+    if n is not None:
+        if n < 2:
+            raise UnitrackError(f"sot.max_frames={n}: expected at least 2 (the first frame only initialises)")
+        for s in seqs:
+            s.frames = s.frames[:n]
+            if s.evaluable:
+                s.gt = s.gt[:n]
+    return seqs
+
+
+def valid_rule(cfg: Config) -> str:
+    """GT validity for OPE: the reference toolkit's 'all of x,y,w,h > 0' (faithful) or 'w,h > 0' (fixed)."""
+    return "xywh" if cfg.section.protocol == "faithful" else "wh"
+
+
+def track_sequence(seq: SOTSequence, tracker, to_tensor: Callable[[np.ndarray], Any],
+                   on_frame: Callable[[], Any] | None = None) -> tuple[np.ndarray, float]:
+    """Run one tracker over a sequence; returns (N×4 OTB boxes, seconds spent). Frame 1 = the GT box."""
+    out = np.zeros((len(seq.frames), 4), dtype=np.float64)
+    t0 = time.perf_counter()
+    for t, rgb in enumerate(prefetch(seq.frames)):
+        img = to_tensor(rgb)
+        if t == 0:
+            tracker.init(img, seq.init_box)
+            out[0] = seq.init_box
+        else:
+            out[t] = tracker.track(img)
+        if on_frame is not None:
+            on_frame()
+    return out, time.perf_counter() - t0
+
+
+class SOTTask(Task):
+    name = "sot"
+    headline = METRIC_KEYS
+    demo_subdir = "otb"
+
+    def dataset_name(self, root: Path, cfg: Config) -> str:
+        from unitrack.eval.otb import is_gt_sequence, is_otb_sequence
+
+        if is_otb_sequence(root) or is_gt_sequence(root):  # one sequence folder, e.g. otb/Crossing
+            return f"{root.parent.name.lower()}-{root.name.lower()}"
+        if (root / "OTB2015.json").is_file():
+            return "otb2015"
+        return root.name.lower()
+
+    def variant(self, cfg: Config) -> str | None:
+        return cfg.section.head
+
+    def check(self, root: Path, cfg: Config) -> dict:
+        seqs = load_sequences(root, cfg)
+        fmt = "pysot json" if any((root / j).is_file() for j in PYSOT_JSONS) else (
+            "OTB folders" if any(s.gt_file.name.startswith("groundtruth_rect") for s in seqs) else "LaSOT/GOT-10k")
+        names = [s.name for s in seqs]
+        return {
+            "format": fmt,
+            "sequences": len(seqs),
+            "frames": sum(len(s) for s in seqs),
+            "objects": len(seqs),
+            "scored sequences": sum(s.evaluable for s in seqs),
+            "names": ", ".join(names[:8]) + (f", … (+{len(names) - 8})" if len(names) > 8 else ""),
+        }
+
+    def run(self, ctx: RunContext, pred_dir: Path) -> TaskOutput:
+        import torch
+
+        from unitrack.sot import check_config, make_tracker
+
+        cfg = ctx.cfg
+        sc = cfg.section
+        check_config(sc)
+        seqs = load_sequences(ctx.data_root, cfg)
+        ext = ctx.extractor
+        device = ext.device
+        if ext.batch_size < sc.num_scale:  # the scale crops of a frame must be one backbone batch
+            ext.batch_size = sc.num_scale
+
+        def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+            # upload uint8, normalise on the device (mean colour = 0, the crop border value)
+            return ext.normalize(torch.from_numpy(rgb).to(device, non_blocking=True))[0]
+
+        pred_dir = Path(pred_dir)
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        preds: dict[str, np.ndarray] = {}
+        secs: dict[str, float] = {}
+        log.info("SOT %s head (%s protocol) on %d sequence(s), crop %d px", sc.head, sc.protocol, len(seqs), sc.crop_sz)
+        frames = sum(len(s) for s in seqs)
+        bar = progress(None, total=frames, desc=f"sot/{sc.head}", unit="frame")
+        try:
+            with torch.inference_mode():
+                for seq in seqs:
+                    bar.set_postfix_str(seq.name)
+                    tracker = make_tracker(sc, ext, device)
+                    boxes, dt = track_sequence(seq, tracker, to_tensor, on_frame=bar.update)
+                    write_boxes(pred_dir / f"{seq.name}.txt", boxes)
+                    preds[seq.name], secs[seq.name] = boxes, dt
+        finally:
+            bar.close()
+        total = sum(secs.values())
+        extra: dict[str, Any] = {
+            "frames": frames,
+            "tracking_time_s": round(total, 3),
+            "fps": round(frames / total, 3) if total > 0 else None,
+            "fps_per_sequence": {n: round(len(preds[n]) / t, 3) for n, t in secs.items() if t > 0},
+            "head": sc.head,
+            "protocol": sc.protocol,
+        }
+        scored = [s for s in seqs if s.evaluable]
+        if not scored:
+            log.warning("no sequence has per-frame ground truth (e.g. GOT-10k test): predictions written, no metrics")
+            return TaskOutput(metrics={}, extra=extra)
+        ope = evaluate_ope({s.name: s.gt for s in scored}, {s.name: preds[s.name] for s in scored}, valid_rule(cfg))
+        static = static_baseline(scored, valid_rule(cfg))
+        label = f"{cfg.common.backbone} L{ctx.backbone.layer} {sc.head}"
+        try:
+            plots = plot_ope({label: ope.curves, "static first box": static.curves}, pred_dir.parent,
+                             title=ctx.dataset)
+            extra["plots"] = [p.name for p in plots]
+        except Exception as e:  # plotting is a convenience; never lose a finished run over it
+            log.warning("could not draw OPE plots: %s", e)
+        extra["curves"] = {k: np.round(v, 6).tolist() for k, v in ope.curves.items()}
+        extra["static_box_baseline"] = static.metrics
+        return TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence, extra=extra)
+
+    def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
+        seqs = [s for s in load_sequences(gt_root, cfg) if s.evaluable]
+        if not seqs:
+            raise UnitrackError(f"{gt_root}: no sequence with per-frame ground truth to score")
+        preds = read_predictions(pred_dir, seqs, allow_longer=cfg.section.max_frames is not None)
+        ope = evaluate_ope({s.name: s.gt for s in seqs}, preds, valid_rule(cfg))
+        return TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence,
+                          extra={"curves": {k: v.tolist() for k, v in ope.curves.items()}})
+
+
+def static_baseline(seqs: list[SOTSequence], rule: str = "xywh") -> OPEResult:
+    """OPE of a tracker that never moves the first-frame box (the floor a head must clearly beat)."""
+    return evaluate_ope({s.name: s.gt for s in seqs}, {s.name: np.repeat(s.gt[:1], len(s.gt), 0) for s in seqs}, rule)
+
+
+TASK = SOTTask()
