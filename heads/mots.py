@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from unitrack.config import Config
 from unitrack.eval.mots import (
     MOTSSequence,
     evaluate_mots,
@@ -36,10 +36,8 @@ from unitrack.eval.mots import (
     read_observations,
     score_dir,
 )
-
-from unitrack.config import Config
 from unitrack.tasks import RunContext, Task, TaskOutput
-from unitrack.utils import UnitrackError, atomic_write_text, progress
+from unitrack.utils import UnitrackError, atomic_write_text, prefetch, progress
 
 log = logging.getLogger("unitrack")
 
@@ -50,19 +48,6 @@ ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
 # ---------------------------------------------------------------------------------------------------
 # frames → features (shared with the PoseTrack head)
 # ---------------------------------------------------------------------------------------------------
-
-
-def _prefetch(items: Iterable[Any], load: Callable[[Any], Any], depth: int = 2) -> Iterator[Any]:
-    """Run ``load`` on the items in a background thread, at most ``depth`` ahead (bounded memory)."""
-    it = iter(items)
-    with ThreadPoolExecutor(max_workers=1) as ex:
-        futs: deque = deque(ex.submit(load, x) for _, x in zip(range(depth), it))
-        while futs:
-            f = futs.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                futs.append(ex.submit(load, nxt))
-            yield f.result()
 
 
 def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tuple[tuple[int, int], Any]]:
@@ -96,7 +81,7 @@ def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tu
             raise UnitrackError(f"{chunk[0].parent}: frames of one sequence differ in size ({sorted(shapes)})")
         return [r.shape[:2] for r in rgbs], extractor.normalize(rgbs)
 
-    for sizes, x in _prefetch(chunks, load):
+    for sizes, x in prefetch(chunks, load, depth=2):
         feats = extractor(x)
         for k, hw in enumerate(sizes):
             yield hw, feats[k]

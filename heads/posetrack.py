@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from unitrack.config import Config
 from unitrack.eval.posetrack import (
     NUM_JOINTS,
     PTVideo,
@@ -39,8 +41,6 @@ from unitrack.eval.posetrack import (
     write_posetrack_json,
 )
 from unitrack.heads.mots import frame_features
-
-from unitrack.config import Config
 from unitrack.tasks import RunContext, Task, TaskOutput
 from unitrack.utils import UnitrackError, progress
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +28,11 @@ from unitrack.eval.otb import (
     read_sot_dataset,
     write_boxes,
 )
+from unitrack.features import read_rgb
 from unitrack.tasks import RunContext, Task, TaskOutput
-from unitrack.utils import UnitrackError, progress
+from unitrack.utils import UnitrackError, prefetch, progress
 
 log = logging.getLogger("unitrack")
-
-
-def prefetch(paths: Iterable[Path], load: Callable[[Path], Any] | None = None, depth: int = 3) -> Iterator[Any]:
-    """Decode frames (OpenCV → RGB uint8) in a background thread, at most ``depth`` ahead (bounded memory)."""
-    if load is None:
-        from unitrack.features import read_rgb as load
-    it = iter(paths)
-    with ThreadPoolExecutor(max_workers=1) as ex:
-        futs: deque = deque(ex.submit(load, p) for _, p in zip(range(depth), it))
-        while futs:
-            f = futs.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                futs.append(ex.submit(load, nxt))
-            yield f.result()
 
 
 def load_sequences(root: Path, cfg: Config) -> list[SOTSequence]:
@@ -75,7 +59,7 @@ def track_sequence(seq: SOTSequence, tracker, to_tensor: Callable[[np.ndarray], 
     """Run one tracker over a sequence; returns (N×4 OTB boxes, seconds spent). Frame 1 = the GT box."""
     out = np.zeros((len(seq.frames), 4), dtype=np.float64)
     t0 = time.perf_counter()
-    for t, rgb in enumerate(prefetch(seq.frames)):
+    for t, rgb in enumerate(prefetch(seq.frames, read_rgb)):
         img = to_tensor(rgb)
         if t == 0:
             tracker.init(img, seq.init_box)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+
 from unitrack.eval import demo
 from unitrack.eval.demo import DEMO_VERSION, TASK_SUBDIRS, demo_task_root, ensure_demo, generate_demo
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
+
 from unitrack.eval.mots import (
     encode_mask,
     evaluate_mots,
@@ -21,7 +22,6 @@ from unitrack.eval.mots import (
     score_dir,
     write_mots_txt,
 )
-
 from unitrack.utils import UnitrackError
 
 H, W = 40, 60

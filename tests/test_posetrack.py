@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from unitrack.eval.posetrack import (
     JOINT_NAMES,
     PT18_KEYPOINTS,
@@ -20,7 +21,6 @@ from unitrack.eval.posetrack import (
     read_posetrack_json,
     write_posetrack_json,
 )
-
 from unitrack.utils import UnitrackError
 
 HEAD = [0, 0, 30, 40]  # bbox_head x, y, w, h → diagonal 50 → head size 30 → match radius 15 px
@@ -259,6 +259,7 @@ def test_joint_accumulator_equals_motmetrics_compute(seed):
     """Our MOTA counts / IDF1 bookkeeping reproduce motmetrics.metrics.compute (random sequences with
     misses, false positives, id changes, empty frames, NaN distances and duplicate hypothesis ids)."""
     import motmetrics as mm
+
     from unitrack.eval.posetrack import JointAccumulator
 
     rng = np.random.default_rng(seed)

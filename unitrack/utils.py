@@ -139,3 +139,25 @@ def progress(iterable, **kw):
     kw.setdefault("leave", False)
     kw.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kw)
+
+
+def prefetch(items, load, depth: int = 3, workers: int = 1):
+    """Yield ``load(item)`` for each item, computed in background threads at most ``depth`` items ahead.
+
+    Frame decoding (OpenCV releases the GIL) overlaps the backbone or drawing; memory stays bounded.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(items)
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futs: deque = deque(ex.submit(load, x) for _, x in zip(range(depth), it))
+        while futs:
+            f = futs.popleft()
+            nxt = next(it, _END)
+            if nxt is not _END:
+                futs.append(ex.submit(load, nxt))
+            yield f.result()
+
+
+_END = object()

@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from unitrack.utils import UnitrackError, progress
+from unitrack.utils import UnitrackError, prefetch, progress
 
 log = logging.getLogger("unitrack")
 
@@ -604,25 +604,6 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _prefetch(paths: list[Path], depth: int = 4) -> Iterator[np.ndarray]:
-    """Decode the next frames in a background thread while the current one is drawn (cv2 releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending: deque = deque()
-        it = iter(paths)
-        for p in it:
-            pending.append(pool.submit(read_rgb, p))
-            if len(pending) >= depth:
-                break
-        while pending:
-            img = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(read_rgb, nxt))
-            yield img
-
-
 def _colour_fn(task: str) -> Callable[[np.ndarray], np.ndarray]:
     if task == "vos":
         return lambda ids: PALETTE[np.asarray(ids, np.int64) % 256]
@@ -711,7 +692,7 @@ def render_sequence(seq: SequenceView, task: str, opts: VizOptions | None = None
     last_seen: dict[int, int] = {}
     colour_of = _colour_fn(task)
     strip = None
-    for n, (t, img) in enumerate(zip(frames, _prefetch([seq.frames[t] for t in frames]))):
+    for n, (t, img) in enumerate(zip(frames, prefetch([seq.frames[t] for t in frames], read_rgb, depth=4, workers=2))):
         h0, w0 = img.shape[:2]
         s = 1.0
         if opts.width and opts.width != w0:
