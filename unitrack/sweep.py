@@ -1,0 +1,454 @@
+"""``unitrack sweep``: evaluate backbones × tasks × layers, resumable, locally or on a Ray cluster.
+
+Every cell is one :func:`unitrack.api.evaluate` call. Resuming needs no bookkeeping of our own: the
+results store writes each cell atomically and ``evaluate`` reuses a stored result whose fingerprint
+matches, so a sweep that was killed is simply run again and only the missing cells are computed.
+A failing cell is recorded with its message and the others go on; the summary lists the failures and
+the exit status is non-zero when there are any.
+
+Executors:
+
+* ``local`` with ``--workers 1``: cells run one after the other in this process;
+* ``local`` with ``--workers N``: a process pool (spawned processes, torch threads split between them);
+* ``ray``: one Ray task per cell (``pip install 'unitrack[ray]'``); ``--address`` joins a running
+  cluster (``auto`` or ``ray://host:10001``), otherwise Ray starts on this machine. ``--data`` and
+  ``--out`` must then be paths every node sees (a shared file system).
+
+A worker sends back only the cell's status, result path and error message, never tensors or results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from unitrack.utils import UnitrackError
+
+log = logging.getLogger("unitrack.sweep")
+
+# heads that a bare task name expands to (the paper reports SOT with both)
+TASK_VARIANTS: dict[str, tuple[str, ...]] = {"sot": ("xcorr", "dcf")}
+# demo-benchmark sub-folders, used when --data is one folder holding every task's data
+DEMO_SUBDIRS = {"sot": "otb", "vos": "davis", "poseprop": "jhmdb", "mot": "mot", "mots": "mots",
+                "posetrack": "posetrack"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One evaluation of a sweep."""
+
+    backbone: str
+    task: str
+    layer: int | None
+    head: str | None = None  # task variant (SOT: xcorr | dcf)
+    data: str = "demo"
+    weights: str | None = None  # checkpoint path or "random" (--backbones name@weights); None = registry
+
+    @property
+    def label(self) -> str:
+        t = self.task + (f":{self.head}" if self.head else "")
+        bb = self.backbone + (f"@{self.weights}" if self.weights else "")
+        return f"{t} {bb} layer{self.layer if self.layer is not None else '(default)'}"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Settings shared by all cells (sent to workers; keep it small and picklable)."""
+
+    out: str = "results"
+    config: str | None = None
+    sets: tuple[str, ...] = ()
+    device: str | None = None
+    force: bool = False
+    log_level: int = logging.WARNING  # logging level inside worker processes
+
+
+@dataclass
+class CellOutcome:
+    cell: Cell
+    status: str  # "computed" | "reused" | "failed"
+    path: str | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class SweepReport:
+    outcomes: list[CellOutcome] = field(default_factory=list)
+    wall_s: float = 0.0
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[CellOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self, total: int | None = None) -> str:
+        total = total if total is not None else len(self.outcomes)
+        head = (f"sweep: {len(self.outcomes)}/{total} cells finished — {self.count('computed')} computed, "
+                f"{self.count('reused')} reused, {self.count('failed')} failed ({self.wall_s:.1f} s)")
+        if self.interrupted:
+            head += "; interrupted: run the same command again to finish the missing cells"
+        lines = [head]
+        if self.failed:
+            lines.append("failed cells:")
+            lines += [f"  {o.cell.label}: {o.message}" for o in self.failed]
+        return "\n".join(lines)
+
+
+CellFn = Callable[[Cell, SweepSpec], Any]
+
+
+# ----------------------------------------------------------------------------- building the cell list
+
+
+def split_list(text: str, what: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise UnitrackError(f"--{what}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+def parse_layers(text: str) -> list[int | None]:
+    out: list[int | None] = []
+    for s in split_list(text, "layers"):
+        if s.lower() in ("default", "auto"):
+            out.append(None)
+            continue
+        try:
+            out.append(int(s))
+        except ValueError:
+            raise UnitrackError(f"--layers: {s!r} is not a layer number (e.g. --layers 3,4)") from None
+    return out
+
+
+def parse_backbones(text: str) -> list[tuple[str, str | None]]:
+    """'a,b@ckpt.pth,c@random' → [(a, None), (b, 'ckpt.pth'), (c, 'random')]; 'all' = every registered name."""
+    if text.strip() == "all":
+        from unitrack.backbones import list_backbones
+
+        return [(s.name, None) for s in list_backbones()]
+    out = []
+    for item in split_list(text, "backbones"):
+        name, sep, weights = item.partition("@")
+        if not name or (sep and not weights):
+            raise UnitrackError(f"--backbones: {item!r}: expected NAME or NAME@WEIGHTS (a checkpoint path or 'random')")
+        out.append((name, weights or None))
+    return out
+
+
+def parse_tasks(text: str) -> list[tuple[str, str | None]]:
+    """'sot,vos' → [(sot, xcorr), (sot, dcf), (vos, None)]; 'sot:dcf' picks one head; 'all' = installed tasks."""
+    from unitrack.config import TASKS
+    from unitrack.tasks import available_tasks
+
+    if text.strip() == "all":
+        names = available_tasks()
+        missing = [t for t in TASKS if t not in names]
+        if missing:
+            log.warning("tasks not installed, left out of 'all': %s", ", ".join(missing))
+        if not names:
+            raise UnitrackError("--tasks all: no task head is installed")
+        items = names
+    else:
+        items = split_list(text, "tasks")
+    out = []
+    for item in items:
+        task, _, head = item.partition(":")
+        if task not in TASKS:
+            import difflib
+
+            close = difflib.get_close_matches(task, TASKS, n=1)
+            raise UnitrackError(f"--tasks: unknown task {task!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                                + f" (tasks: {', '.join(TASKS)})")
+        if head:
+            out.append((task, head))
+        else:
+            out.extend((task, h) for h in TASK_VARIANTS.get(task, (None,)))
+    return out
+
+
+def parse_data(text: str | dict[str, str]) -> dict[str, str] | str:
+    """'demo', one folder, or 'task=path,task=path'."""
+    if isinstance(text, dict):
+        return text
+    if "=" not in text:
+        return text
+    out = {}
+    for item in split_list(text, "data"):
+        task, sep, path = item.partition("=")
+        if not sep or not task.strip() or not path.strip():
+            raise UnitrackError(f"--data: expected 'task=path' items, got {item!r}")
+        out[task.strip()] = path.strip()
+    return out
+
+
+def task_data(task: str, data: dict[str, str] | str) -> str:
+    """The --data of one task: demo, the task's entry of a mapping, or a per-task sub-folder of one folder."""
+    if isinstance(data, dict):
+        if task not in data:
+            raise UnitrackError(f"--data has no entry for task {task!r} (give '{task}=PATH')")
+        return data[task]
+    if data == "demo":
+        return data
+    root = Path(data).expanduser()
+    for sub in (task, _demo_subdir(task)):
+        if sub and (root / sub).is_dir():
+            return str((root / sub).resolve())
+    return str(root.resolve())
+
+
+def _demo_subdir(task: str) -> str:
+    try:
+        from unitrack.tasks import get_task
+
+        return get_task(task).demo_subdir or DEMO_SUBDIRS.get(task, "")
+    except Exception:  # head not installed: the cell will report it
+        return DEMO_SUBDIRS.get(task, "")
+
+
+def expand_cells(backbones: Sequence[str | tuple[str, str | None]], tasks: Sequence[tuple[str, str | None]],
+                 layers: Sequence[int | None], data: dict[str, str] | str = "demo") -> list[Cell]:
+    """Every (backbone, task[:head], layer) combination, backbone-major, with each task's data path."""
+    cells = []
+    seen = set()
+    for bb in backbones:
+        name, weights = (bb, None) if isinstance(bb, str) else bb
+        for task, head in tasks:
+            d = task_data(task, data)
+            for layer in layers:
+                c = Cell(name, task, layer, head, d, weights)
+                if c not in seen:
+                    seen.add(c)
+                    cells.append(c)
+    return cells
+
+
+# ----------------------------------------------------------------------------- running one cell
+
+
+def check_sets(sets: Iterable[str], tasks: Iterable[str]) -> None:
+    """Every --set of a sweep names its section (common or a task), since cells of several tasks share them."""
+    from unitrack.config import TASKS
+
+    for item in sets:
+        key = item.split("=", 1)[0]
+        section = key.split(".", 1)[0] if "." in key else None
+        if "=" not in item or section is None or section not in ("common", *TASKS):
+            raise UnitrackError(f"--set {item!r}: a sweep needs section.key=value with section 'common' or a "
+                                f"task ({', '.join(TASKS)})")
+        if section != "common" and section not in tasks:
+            log.warning("--set %s: task %s is not part of this sweep", item, section)
+
+
+def sets_for(task: str, sets: Iterable[str]) -> list[str]:
+    """The --set items that apply to one task: 'common.*' and '<task>.*'."""
+    return [s for s in sets if s.split("=", 1)[0].split(".", 1)[0] in ("common", task)]
+
+
+def evaluate_cell(cell: Cell, spec: SweepSpec):
+    """The default cell function: one stored (or reused) evaluation."""
+    from unitrack.api import evaluate
+
+    kw = {"head": cell.head} if cell.head else {}
+    return evaluate(cell.task, cell.backbone, cell.data, layer=cell.layer, weights=cell.weights, out=spec.out,
+                    config=spec.config, sets=sets_for(cell.task, spec.sets), device=spec.device, force=spec.force,
+                    **kw)
+
+
+def run_cell(cell_fn: CellFn, cell: Cell, spec: SweepSpec) -> CellOutcome:
+    """Run one cell and return only its outcome; exceptions become a 'failed' outcome with their message.
+
+    The cell function may return a Result (``.path``, ``.reused``), a path, or a CellOutcome.
+    KeyboardInterrupt/SystemExit are not caught: they stop the sweep.
+    """
+    t0 = time.perf_counter()
+    try:
+        ret = cell_fn(cell, spec)
+    except Exception as e:  # noqa: BLE001 — a failing cell must not stop the others
+        log.debug("cell %s failed:\n%s", cell.label, traceback.format_exc())
+        msg = f"{type(e).__name__}: {e}" if not isinstance(e, UnitrackError) else str(e)
+        if not isinstance(e, UnitrackError):
+            tb = traceback.extract_tb(e.__traceback__)
+            if tb:
+                msg += f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})"
+        return CellOutcome(cell, "failed", None, msg, time.perf_counter() - t0)
+    dt = time.perf_counter() - t0
+    if isinstance(ret, CellOutcome):
+        return replace(ret, cell=cell, seconds=ret.seconds or dt)
+    if ret is None or isinstance(ret, (str, Path)):
+        return CellOutcome(cell, "computed", None if ret is None else str(ret), "", dt)
+    path = getattr(ret, "path", None)
+    return CellOutcome(cell, "reused" if getattr(ret, "reused", False) else "computed",
+                       None if path is None else str(path), "", dt)
+
+
+def _worker_init(log_level: int, threads: int) -> None:
+    """Pool worker set-up: logging level, and the CPU threads torch may use (read when torch is imported)."""
+    import sys
+
+    from unitrack.utils import setup_logging
+
+    setup_logging(0 if log_level <= logging.INFO else -1)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, threads)))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, threads))
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+def _iter_local(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn) -> Iterable[CellOutcome]:
+    for cell in cells:
+        log.info("cell %s", cell.label)
+        yield run_cell(cell_fn, cell, spec)
+
+
+def _iter_pool(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, workers: int) -> Iterable[CellOutcome]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                             initargs=(spec.log_level, threads))
+    futures = {ex.submit(run_cell, cell_fn, c, spec): c for c in cells}
+    try:
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except BrokenProcessPool as e:  # a worker died (killed, out of memory)
+                yield CellOutcome(futures[fut], "failed", None, f"worker process died: {e}")
+            except Exception as e:  # noqa: BLE001 — e.g. an unpicklable return value
+                yield CellOutcome(futures[fut], "failed", None, f"{type(e).__name__}: {e}")
+    except BaseException:
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _iter_ray(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, address: str | None, cpus_per_cell: float,
+              gpus_per_cell: float) -> Iterable[CellOutcome]:
+    try:
+        import ray
+    except ImportError:
+        raise UnitrackError("--executor ray needs Ray: pip install 'unitrack[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": spec.log_level <= logging.INFO}
+        if address:
+            kw["address"] = address
+        ray.init(**kw)
+        started = True
+    remote = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(run_cell)
+    refs = {remote.remote(cell_fn, c, spec): c for c in cells}
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield ray.get(ref)
+                except Exception as e:  # noqa: BLE001 — worker crash, node loss, unpicklable cell fn
+                    yield CellOutcome(refs[ref], "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    except BaseException:
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 — best effort on the way out
+                pass
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_sweep(cells: list[Cell], spec: SweepSpec | None = None, *, cell_fn: CellFn | None = None,
+              executor: str = "local", workers: int = 1, address: str | None = None, cpus_per_cell: float = 1,
+              gpus_per_cell: float = 0, show_progress: bool = True) -> SweepReport:
+    """Run every cell; failures are collected, KeyboardInterrupt stops the sweep (the report says so).
+
+    Cells already stored with the same fingerprint come back as 'reused' (``evaluate`` skips them).
+    ``cell_fn(cell, spec)`` defaults to :func:`evaluate_cell`; for process pools and Ray it must be
+    picklable (a module-level function; Ray also takes closures).
+    """
+    from tqdm.auto import tqdm
+
+    spec = spec or SweepSpec()
+    cell_fn = cell_fn or evaluate_cell
+    rep = SweepReport()
+    t0 = time.perf_counter()
+    if executor == "local":
+        it = _iter_local(cells, spec, cell_fn) if workers <= 1 else _iter_pool(cells, spec, cell_fn, workers)
+    elif executor == "ray":
+        it = _iter_ray(cells, spec, cell_fn, address, cpus_per_cell, gpus_per_cell)
+    else:
+        raise UnitrackError(f"unknown executor {executor!r} (local or ray)")
+    bar = tqdm(total=len(cells), desc="sweep", unit="cell", disable=not show_progress, dynamic_ncols=True)
+    try:
+        for o in it:
+            rep.outcomes.append(o)
+            bar.update(1)
+            bar.set_postfix(computed=rep.count("computed"), reused=rep.count("reused"), failed=rep.count("failed"))
+            line = f"[{len(rep.outcomes)}/{len(cells)}] {o.cell.label}: {o.status} ({o.seconds:.1f} s)"
+            if o.status == "failed":
+                line += f" — {o.message}"
+            (bar.write if show_progress else log.info)(line)
+    except KeyboardInterrupt:
+        rep.interrupted = True
+    finally:
+        bar.close()
+        rep.wall_s = time.perf_counter() - t0
+    return rep
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def cli(args: argparse.Namespace) -> int:
+    sets = list(args.sets)
+    if getattr(args, "max_sequences", None):
+        sets.append(f"common.max_sequences={args.max_sequences}")
+    backbones = parse_backbones(args.backbones)
+    tasks = parse_tasks(args.tasks)
+    check_sets(sets, {t for t, _ in tasks})
+    cells = expand_cells(backbones, tasks, parse_layers(args.layers), parse_data(args.data))
+    level = logging.getLogger("unitrack").getEffectiveLevel()
+    # evaluate() logs every config at INFO: below -v the cells stay quiet and the sweep prints one line per cell
+    cell_level = level if level <= logging.DEBUG else logging.WARNING
+    spec = SweepSpec(out=args.out, config=args.config, sets=tuple(sets), device=args.device, force=args.force,
+                     log_level=cell_level)
+    n_tasks = len({(c.task, c.head) for c in cells})
+    print(f"sweep: {len(cells)} cells = {len(backbones)} backbone(s) × {n_tasks} task(s) × "
+          f"{len(cells) // max(1, len(backbones) * n_tasks)} layer(s) → {args.out}  "
+          f"[{args.executor}{', ' + str(args.workers) + ' workers' if args.executor == 'local' else ''}]", flush=True)
+    if args.executor == "local" and args.workers <= 1:
+        logging.getLogger("unitrack").setLevel(cell_level)
+    import signal
+    import threading
+
+    def _terminate(signum, frame):  # `kill PID` stops like Ctrl-C: temp folders removed, summary printed
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        rep = run_sweep(cells, spec, executor=args.executor, workers=args.workers, address=args.address,
+                        cpus_per_cell=getattr(args, "cpus_per_cell", 1) or 1,
+                        gpus_per_cell=getattr(args, "gpus_per_cell", 0) or 0)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_handler if old_handler is not None else signal.SIG_DFL)
+    print(rep.summary(len(cells)), flush=True)
+    if rep.interrupted:
+        return 130
+    return 1 if rep.failed else 0
