@@ -99,3 +99,21 @@ def test_result_load_errors(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(UnitrackError, match="result.json"):
         Result.load(bad)
+
+
+def test_atomic_writes_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from unitrack.utils import atomic_dir, atomic_write_json
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_dir(tmp_path / "run") as d:
+            (d / "f").write_text("1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}

@@ -635,17 +635,6 @@ span.pub{font-size:10px;color:#fff;background:#8a8a5c;border-radius:3px;padding:
 """
 
 
-def _share(*paths: Path) -> None:
-    """Atomic writes create 0600 files; a report is meant to be read by others: apply the umask instead."""
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    for p in paths:
-        if p.exists():
-            p.chmod(0o666 & ~mask)
-
-
 def _svg_inline(path: Path) -> str:
     text = path.read_text()
     start = text.find("<svg")
@@ -781,7 +770,6 @@ def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = Fa
             + "\n</body></html>\n")
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
     atomic_write_text(out / "report.html", page)
-    _share(out / "report.md", out / "report.html", *([out / "table.csv"] if rows else []))
     return Report(markdown=out / "report.md", html=out / "report.html", images=images, rows=len(rows),
                   columns=len(columns))
 
