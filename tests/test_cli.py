@@ -44,3 +44,16 @@ def test_datasets_demo_writes_all_formats(tmp_path, capsys):
         assert (tmp_path / "d" / sub).is_dir()
     assert main(["datasets", "demo", "--out", str(tmp_path / "e"), "--size", "big"]) == 1
     assert "expected WxH" in capsys.readouterr().err
+
+
+def test_datasets_check_reports_and_names_bad_input(tmp_path, capsys, demo_root):
+    assert main(["datasets", "check", "--task", "mot", str(demo_root / "mot")]) == 0
+    out = capsys.readouterr().out
+    assert "sequences: 2" in out
+    bad = tmp_path / "bad"
+    (bad / "train" / "S1" / "img1").mkdir(parents=True)
+    assert main(["datasets", "check", "--task", "mot", "--data", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "S1" in err or str(bad) in err
+    assert main(["datasets", "check", "--task", "vos"]) == 1
+    assert "needs a dataset folder" in capsys.readouterr().err

@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(d)
     d = dsub.add_parser("check", help="read a dataset folder and report what a task would evaluate")
     d.add_argument("--task", required=True, choices=TASKS)
-    d.add_argument("--data", required=True)
+    d.add_argument("dir", nargs="?", metavar="DIR", help="dataset root (or use --data)")
+    d.add_argument("--data", help="dataset root, or 'demo'")
     _add_config(d)
     _add_common(d)
     d = dsub.add_parser("demo", help="write the generated demo benchmark (all native formats)")
@@ -263,7 +264,10 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
         cfg = load_config(a.task, a.config, a.sets)
         t = get_task(a.task)
-        name, root = t.resolve_data(a.data, cfg)
+        data = a.data or a.dir
+        if not data:
+            raise UnitrackError("datasets check needs a dataset folder: DIR or --data DIR")
+        name, root = t.resolve_data(data, cfg)
         info = t.check(root, cfg) if hasattr(t, "check") else None
         if info is None:
             raise UnitrackError(f"task {a.task!r} has no dataset check yet")
