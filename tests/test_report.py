@@ -220,3 +220,23 @@ def test_report_renders_in_headless_chromium(paper_report, tmp_path):
     assert (img < 128).any(axis=2).mean() > 0.01  # text and tables were painted
     # the parsed page holds the tables, the inline SVG radar and the embedded PNGs
     assert dom.count("<table>") == 2 and "<svg" in dom and dom.count("data:image/png;base64,") == 7
+
+
+def test_report_embeds_animated_preview_per_result(tmp_path, demo_root):
+    import base64
+    import io
+
+    import unitrack
+    from unitrack.report import build_report
+
+    res = tmp_path / "res"
+    unitrack.evaluate(task="vos", backbone="random_r18", data=demo_root / "davis", out=res, device="cpu",
+                      sets=["common.max_sequences=1"])
+    rep = build_report(res, tmp_path / "rep")
+    page = rep.html.read_text()
+    gifs = re.findall(r'src="data:image/gif;base64,([^"]+)"', page)
+    assert len(gifs) == 1 and "Previews" in page
+    im = Image.open(io.BytesIO(base64.b64decode(gifs[0])))
+    assert im.format == "GIF" and im.n_frames > 1 and im.size[0] == 240
+    no_prev = build_report(res, tmp_path / "rep2", with_previews=False)
+    assert "data:image/gif" not in no_prev.html.read_text()

@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-paper", action="store_true", help="add the published Tables 1–2 as reference rows")
     p.add_argument("--radar-layer", default="best", choices=("3", "4", "best"),
                    help="layer ranked in the radar plot (default: the better of layer3/layer4)")
+    p.add_argument("--no-previews", action="store_true", help="no animated preview per result (faster)")
     _add_common(p)
 
     p = sub.add_parser("correlate", help="correlate task metrics with ImageNet linear-probe accuracy")

@@ -632,6 +632,8 @@ tr.published td,tr.published th.row{color:#555;background:#fbfbf6}
 span.pub{font-size:10px;color:#fff;background:#8a8a5c;border-radius:3px;padding:1px 4px;margin-left:4px}
 .note{color:#555;font-size:13px;max-width:1100px}.fig{margin:14px 0}.fig img,.fig svg{max-width:100%;height:auto}
 .scroll{overflow-x:auto}
+.previews{display:flex;flex-wrap:wrap;gap:12px}.preview{margin:0;width:244px;font-size:12px;color:#444}
+.preview img{width:240px;border:1px solid #ddd}
 """
 
 
@@ -655,8 +657,36 @@ class Report:
     columns: int
 
 
+def previews(results: list[Result], img_dir: Path, max_previews: int = 48) -> list[tuple[str, Path]]:
+    """A small animated GIF per result with predictions (task × backbone × layer), drawn by unitrack.viz.
+
+    A result whose frames or predictions cannot be read (dataset moved, no pred/ folder) is skipped with
+    a warning: the report is still written.
+    """
+    from unitrack.viz import render_preview
+
+    out: list[tuple[str, Path]] = []
+    for r in results[:max_previews]:
+        if not r.path or not (Path(r.path) / "pred").is_dir():
+            continue
+        variant = result_variant(r)
+        stem = f"preview_{r.task}_{r.dataset}_{r.backbone}-layer{r.layer}" + (f"-{variant}" if variant else "")
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+        caption = f"{TASK_TITLES.get(r.task, r.task)} · {dataset_label(r)} · {display_name(r)} layer{r.layer}" + (
+            f" ({variant})" if variant else "")
+        try:
+            gif = render_preview(r.path, img_dir / f"{stem}.gif", max_frames=16, width=240)
+        except Exception as e:  # noqa: BLE001 - one unreadable result must not stop the report
+            log.warning("no preview for %s: %s", r.path, e)
+            continue
+        out.append((caption, gif))
+    if len(results) > max_previews:
+        log.info("previews drawn for the first %d of %d results", max_previews, len(results))
+    return out
+
+
 def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = False,
-                 radar_layer: str | int = "best", title: str | None = None) -> Report:
+                 radar_layer: str | int = "best", title: str | None = None, with_previews: bool = True) -> Report:
     """Write ``report.md``, ``report.html`` (self-contained), ``table.csv`` and ``images/`` under ``out``."""
     results_dir, out = Path(results_dir), Path(out)
     if not results_dir.is_dir():
@@ -737,6 +767,18 @@ def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = Fa
             md += [f"### {caption}", "", f"![{caption}](images/{p.name})", ""]
             hb.append(f'<div class="fig"><h3>{html.escape(caption)}</h3>{_img_tag(p, caption)}</div>')
 
+    anims = previews(results, img_dir) if (results and with_previews) else []
+    if anims:
+        md += ["## Previews", ""]
+        hb += ["<h2>Previews</h2>", '<div class="previews">']
+        for caption, gif in anims:
+            images.append(gif)
+            md += [f"![{caption}](images/{gif.name})", f"*{caption}*", ""]
+            data = base64.b64encode(gif.read_bytes()).decode()
+            hb.append(f'<figure class="preview"><img alt="{html.escape(caption)}" src="data:image/gif;base64,{data}">'
+                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        hb.append("</div>")
+
     changed = {}
     for r in results:
         diff = protocol_changes(r)
@@ -776,6 +818,7 @@ def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = Fa
 
 def cli(args: argparse.Namespace) -> int:
     rep = build_report(args.results_dir, args.out, with_paper=args.with_paper,
+                       with_previews=not getattr(args, "no_previews", False),
                        radar_layer=getattr(args, "radar_layer", "best") or "best")
     print(f"report: {rep.html}  ({rep.rows} backbone rows × {rep.columns} task metrics, {len(rep.images)} images)")
     print(f"markdown: {rep.markdown}")
