@@ -57,3 +57,17 @@ def test_datasets_check_reports_and_names_bad_input(tmp_path, capsys, demo_root)
     assert "S1" in err or str(bad) in err
     assert main(["datasets", "check", "--task", "vos"]) == 1
     assert "needs a dataset folder" in capsys.readouterr().err
+
+
+def test_quiet_and_verbose_before_or_after_the_subcommand():
+    import logging
+
+    for argv in (["-q", "backbones"], ["backbones", "-q"]):
+        assert main(argv) == 0
+        assert logging.getLogger("unitrack").getEffectiveLevel() == logging.WARNING
+    assert main(["backbones"]) == 0
+    assert logging.getLogger("unitrack").getEffectiveLevel() == logging.INFO
+    assert main(["-v", "backbones"]) == 0
+    assert logging.getLogger("unitrack").getEffectiveLevel() == logging.DEBUG
+    assert main(["backbones", "-v"]) == 0
+    assert logging.getLogger("unitrack").getEffectiveLevel() == logging.DEBUG

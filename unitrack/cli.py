@@ -26,7 +26,7 @@ EPILOG = """examples:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    g.add_argument("-v", "--verbose", action="count", default=0, help="debug logging (-vv: also from the libraries)")
     g.add_argument("-q", "--quiet", action="store_true", help="warnings and results only")
 
 
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--version", action="version", version=f"unitrack {__version__}")
+    g = ap.add_mutually_exclusive_group()  # also accepted before the subcommand: `unitrack -q eval ...`
+    g.add_argument("-v", "--verbose", dest="top_verbose", action="count", default=0, help="debug logging (-vv: also libraries)")
+    g.add_argument("-q", "--quiet", dest="top_quiet", action="store_true", help="warnings and results only")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("eval", help="evaluate a backbone on a task; stores a result", epilog=EPILOG,
@@ -297,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     if not a.command:
         ap.print_help()
         return 2
-    setup_logging(-1 if getattr(a, "quiet", False) else getattr(a, "verbose", 0))
+    quiet = getattr(a, "quiet", False) or a.top_quiet
+    setup_logging(-1 if quiet else getattr(a, "verbose", 0) + a.top_verbose)
     handlers = {"eval": cmd_eval, "score": cmd_score, "backbones": cmd_backbones, "datasets": cmd_datasets}
     try:
         if a.command in handlers:

@@ -53,9 +53,12 @@ def seed_everything(seed: int) -> None:
 
 
 def setup_logging(verbosity: int = 0) -> None:
-    """-q → warnings only, default → info, -v → debug."""
-    level = logging.INFO if verbosity == 0 else (logging.DEBUG if verbosity > 0 else logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    """-q → warnings only, default → info, -v → debug for unitrack, -vv → debug for the libraries too."""
+    level = logging.WARNING if verbosity < 0 else (logging.INFO if verbosity == 0 else logging.DEBUG)
+    logging.basicConfig(level=logging.DEBUG if verbosity > 1 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if verbosity > 1:
+        logging.getLogger().setLevel(logging.DEBUG)
     log.setLevel(level)
 
 
