@@ -277,3 +277,16 @@ def adapt_timm(ckpt: Any, model: Any = None) -> dict[str, Any]:
 @register_adapter("none", "no conversion (plugins load their own weights)")
 def adapt_none(ckpt: Any, model: Any = None) -> dict[str, Any]:
     return unwrap(ckpt)
+
+
+def load_weights(bb: Any, target: Any, weights: Any) -> None:
+    """Read ``weights``, convert it with ``bb.spec``'s adapter and load it strictly into ``target``
+    (the backbone itself, or the wrapped network); the missing/unexpected-key report goes to ``bb.load_report``."""
+    from unitrack.weights import load_checkpoint
+
+    from .base import load_checked
+
+    spec = bb.spec
+    sd = get_adapter(spec.adapter)(load_checkpoint(weights), target)
+    bb.load_report = load_checked(target, sd, file=str(weights), adapter=spec.adapter, name=spec.name,
+                                  discardable=bb.discardable)

@@ -15,10 +15,8 @@ import torch
 import torchvision
 from torch import nn
 
-from unitrack.weights import load_checkpoint
-
-from .adapters import get_adapter
-from .base import Backbone, load_checked
+from .adapters import load_weights
+from .base import Backbone
 
 # torchvision constructor name → (display name, channels per layer)
 RESNET_ARCHS: dict[str, tuple[str, dict[int, int]]] = {
@@ -94,8 +92,5 @@ def build_resnet(spec: Any, layer: int, weights: Path | None, seed: int = 0, **o
     net = torchvision_resnet(arch, seed if weights is None else None)
     bb = ResNetBackbone(spec, layer, net)
     if weights is not None:
-        ckpt = load_checkpoint(weights)
-        sd = get_adapter(spec.adapter)(ckpt, bb)
-        bb.load_report = load_checked(bb, sd, file=str(weights), adapter=spec.adapter, name=spec.name,
-                                      discardable=bb.discardable)
+        load_weights(bb, bb, weights)
     return bb

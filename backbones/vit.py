@@ -27,10 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from unitrack.utils import UnitrackError
-from unitrack.weights import load_checkpoint
 
-from .adapters import get_adapter
-from .base import Backbone, load_checked
+from .adapters import load_weights
+from .base import Backbone
 
 GRID_MODES = ("upscale_input", "interpolate_features")
 
@@ -181,8 +180,5 @@ def build_timm(spec: Any, layer: int, weights: Path | None, seed: int = 0, grid_
             model = model.to_empty(device="cpu")
     bb = TimmBackbone(spec, layer, model, grid_mode=grid_mode, norm=norm)
     if weights is not None:
-        ckpt = load_checkpoint(weights)
-        sd = get_adapter(spec.adapter)(ckpt, model)
-        bb.load_report = load_checked(model, sd, file=str(weights), adapter=spec.adapter, name=spec.name,
-                                      discardable=bb.discardable)
+        load_weights(bb, model, weights)
     return bb

@@ -1060,18 +1060,23 @@ def _group_by_frame(rows: np.ndarray) -> dict[int, np.ndarray]:
     return {int(u): rows[s:e] for u, s, e in zip(uniq, starts, ends)}
 
 
-def _load_mot(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
-    seq_root = _mot_seq_root(root, cfg, "mot")
+def _mot_style_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None, task: str):
+    """(name, sequence folder, prediction file, frame paths) of each MOT/MOTS sequence to draw."""
+    seq_root = _mot_seq_root(root, cfg, task)
     names = seqs or [n for n in _pred_names(pred_dir, ".txt") if (seq_root / n).is_dir()]
-    out = []
     for name in names:
         sdir = seq_root / name
         if not sdir.is_dir():
-            raise UnitrackError(f"MOT sequence {name}: folder {sdir} does not exist")
+            raise UnitrackError(f"{task.upper()} sequence {name}: folder {sdir} does not exist")
         pf = _find_pred(pred_dir, name, ".txt")
         if pf is None:
             raise UnitrackError(f"no prediction file {name}.txt under {pred_dir}")
-        frames = _sorted_images(sdir / "img1")
+        yield name, sdir, pf, _sorted_images(sdir / "img1")
+
+
+def _load_mot(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    out = []
+    for name, sdir, pf, frames in _mot_style_sequences(root, pred_dir, cfg, seqs, "mot"):
         fnum = [_frame_number(p) for p in frames]
         pred = _group_by_frame(_read_table(pf, 6, "frame,id,x,y,w,h,conf,..."))
         gtf = sdir / "gt" / "gt.txt"
@@ -1145,17 +1150,8 @@ def _mots_objects(entries: list[tuple[int, int, dict]], keep_class: Callable[[in
 
 
 def _load_mots(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
-    seq_root = _mot_seq_root(root, cfg, "mots")
-    names = seqs or [n for n in _pred_names(pred_dir, ".txt") if (seq_root / n).is_dir()]
     out = []
-    for name in names:
-        sdir = seq_root / name
-        if not sdir.is_dir():
-            raise UnitrackError(f"MOTS sequence {name}: folder {sdir} does not exist")
-        pf = _find_pred(pred_dir, name, ".txt")
-        if pf is None:
-            raise UnitrackError(f"no prediction file {name}.txt under {pred_dir}")
-        frames = _sorted_images(sdir / "img1")
+    for name, sdir, pf, frames in _mot_style_sequences(root, pred_dir, cfg, seqs, "mots"):
         pred = read_mots_txt(pf)
         gtf = sdir / "gt" / "gt.txt"
         gt = read_mots_txt(gtf) if gtf.is_file() else None
