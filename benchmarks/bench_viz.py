@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unitrack import viz  # noqa: E402
-from unitrack.viz import Objects, SequenceView, VizOptions  # noqa: E402
+from unitrack.app import viz  # noqa: E402
+from unitrack.app.viz import Objects, SequenceView, VizOptions  # noqa: E402
 
 
 def synthetic_frames(folder: Path, T: int, W: int, H: int, seed: int = 0) -> list[Path]:

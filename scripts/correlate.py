@@ -8,7 +8,7 @@ Examples:
 
 import sys
 
-from unitrack.cli import main
+from unitrack.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["correlate", *sys.argv[1:]]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unitrack.report import (
+from unitrack.app.report import (
     load_paper_table,
     load_results,
     paper_columns,

@@ -9,7 +9,7 @@ Rerun the same command after an interruption: stored cells are reused, only miss
 
 import sys
 
-from unitrack.cli import main
+from unitrack.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["sweep", *sys.argv[1:]]))

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from unitrack.cli import build_parser, main
+from unitrack.app.cli import build_parser, main
 
 
 def test_help_lists_every_subcommand(capsys):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from unitrack.cli import main
-from unitrack.correlate import (
+from unitrack.app.cli import main
+from unitrack.app.correlate import (
     PRIMARY,
     _rowwise_pearson,
     correlation,
@@ -22,7 +22,7 @@ from unitrack.correlate import (
     read_probe_csv,
     results_study,
 )
-from unitrack.report import paper_csv_path
+from unitrack.app.report import paper_csv_path
 from unitrack.results import Result, run_folder
 from unitrack.utils import UnitrackError
 

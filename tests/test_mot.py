@@ -263,7 +263,7 @@ def test_head_gt_observations_iou(demo_root, tmp_path):
 
 
 def test_check_and_cli_score(demo_run, demo_root, capsys, tmp_path):
-    from unitrack.cli import main
+    from unitrack.app.cli import main
     from unitrack.config import load_config
     from unitrack.heads.mot import TASK
 
@@ -296,7 +296,7 @@ MOT15_SEQ = {"TUD-Campus": {"IDF1": 0.557659, "MOTA": 0.526462, "HOTA": 0.391397
 
 @pytest.mark.integration
 def test_mot15_reference_figures_via_cli(sample_data, tmp_path):
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     root = sample_data / "mot15-tud-metricref"
     out = tmp_path / "s.json"

@@ -236,7 +236,7 @@ def test_plots_written(tmp_path):
 
 
 def test_score_cli(tmp_path, capsys):
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     make_otb_seq(tmp_path / "gt", "Alpha", ROWS)
     make_otb_seq(tmp_path / "gt", "Beta", ROWS)

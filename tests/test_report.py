@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unitrack.cli import main
-from unitrack.report import (
+from unitrack.app.cli import main
+from unitrack.app.report import (
     PUBLISHED,
     build_report,
     comparison_rows,
@@ -227,7 +227,7 @@ def test_report_embeds_animated_preview_per_result(tmp_path, demo_root):
     import io
 
     import unitrack
-    from unitrack.report import build_report
+    from unitrack.app.report import build_report
 
     res = tmp_path / "res"
     unitrack.evaluate(task="vos", backbone="random_r18", data=demo_root / "davis", out=res, device="cpu",

@@ -201,7 +201,7 @@ def test_tracker_follows_moving_texture_one_batch_per_frame(head, protocol):
 def test_demo_end_to_end_beats_static_box(tmp_path):
     """`unitrack eval --task sot` on a tiny generated demo with random_r18, both heads (small crops for speed)."""
     from unitrack.api import evaluate
-    from unitrack.cli import main
+    from unitrack.app.cli import main
     from unitrack.eval.demo import generate_demo
     from unitrack.eval.otb import read_boxes
 
@@ -241,7 +241,7 @@ def test_unreadable_frame_is_named(tmp_path):
 
 
 def test_datasets_check(tmp_path, capsys):
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     d = tmp_path / "otb" / "Walk"
     (d / "img").mkdir(parents=True)
@@ -263,7 +263,7 @@ def test_datasets_check(tmp_path, capsys):
 @pytest.mark.slow
 def test_crossing_runs_and_reports_auc(sample_data, tmp_path):
 
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     # the real folder through the CLI; 25 frames and 168-px crops keep it quick on a CPU (the full protocol
     # numbers on Crossing are in the issue report)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from unitrack.cli import main
+from unitrack.app.cli import main
 from unitrack.results import find_results
-from unitrack.sweep import (
+from unitrack.app.sweep import (
     Cell,
     SweepSpec,
     check_sets,
@@ -195,7 +195,7 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     import unitrack.api
     from test_sweep import _StubTask
-    from unitrack.sweep import SweepSpec, expand_cells, run_sweep
+    from unitrack.app.sweep import SweepSpec, expand_cells, run_sweep
 
     log = Path(os.environ["STUB_LOG"])
 
@@ -283,7 +283,7 @@ def test_cli_sweep_on_tiny_demo(tmp_path, capsys):
 
 
 def test_cli_sweep_reports_failed_cells(tmp_path, capsys, monkeypatch):
-    import unitrack.sweep as sweep
+    import unitrack.app.sweep as sweep
 
     monkeypatch.setattr(sweep, "evaluate_cell", _fake_cell)
     code = main(["sweep", "--backbones", "good,bad", "--tasks", "vos", "--layers", "3,4", "--out", str(tmp_path),

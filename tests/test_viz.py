@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from unitrack import viz
+from unitrack.app import viz
 from unitrack.results import Result
 from unitrack.utils import UnitrackError
-from unitrack.viz import Events, Objects, SequenceView, VizOptions
+from unitrack.app.viz import Events, Objects, SequenceView, VizOptions
 
 
 def _result(tmp: Path, task: str, root: Path) -> tuple[Path, Path]:
@@ -387,7 +387,7 @@ def test_render_poseprop_demo(demo, tmp_path):
 def test_cli_viz_gif_and_render_preview(demo, tmp_path):
     from PIL import Image
 
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     res, pred = _result(tmp_path, "mot", demo / "mot")
     s = sorted(p.name for p in (demo / "mot" / "train").iterdir())[0]
@@ -497,7 +497,7 @@ def test_posetrack_unlabelled_frames_and_ignore_regions(tmp_path):
 def test_eval_viz_end_to_end(tmp_path):
     from PIL import Image
 
-    from unitrack.cli import main
+    from unitrack.app.cli import main
     from unitrack.eval.demo import generate_demo
 
     data = generate_demo(tmp_path / "demo", tasks=["vos"], num_sequences=1, num_frames=10, size=(64, 64))

@@ -288,7 +288,7 @@ def test_head_beats_first_frame_baseline_on_demo(tiny_demo, tmp_path):
 
 
 def test_score_cli_ground_truth_against_itself(tiny_demo, capsys):
-    from unitrack.cli import main
+    from unitrack.app.cli import main
 
     rc = main(["score", "--task", "vos", "--gt", str(tiny_demo), "--pred", str(tiny_demo / "Annotations/480p")])
     assert rc == 0

@@ -1,3 +1,3 @@
-from unitrack.cli import main
+from unitrack.app.cli import main
 
 raise SystemExit(main())

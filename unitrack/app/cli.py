@@ -191,7 +191,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     r = evaluate(a.task, a.backbone, a.data, layer=a.layer, weights=a.weights, out=a.out, config=a.config,
                  sets=sets, device=a.device, force=a.force, **kw)
     if a.viz:
-        from unitrack.viz import visualise
+        from unitrack.app.viz import visualise
 
         for p in visualise(r.path, Path(r.path) / "viz", fmt=a.viz):
             print(f"viz: {p}", file=sys.stderr)
@@ -291,7 +291,7 @@ DATASETS_HELP = """supported benchmarks (native layouts; --data points at the ro
   posetrack  PoseTrack-18  <root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections
   demo       generated     `unitrack datasets demo --out DIR` writes all of the above; --data demo uses a cache"""
 
-LATER = {"sweep": 7, "report": 7, "correlate": 7, "viz": 8}
+APP_COMMANDS = ("sweep", "report", "correlate", "viz")  # subcommands whose module in unitrack.app has `cli(args)`
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,11 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.command in handlers:
             return handlers[a.command](a)
-        handler = _later_handler(a.command)
-        if handler is None:
-            print(f"unitrack {a.command}: not implemented yet (planned in issue #{LATER[a.command]})", file=sys.stderr)
-            return 2
-        return handler(a)
+        return _app_handler(a.command)(a)
     except UnitrackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -324,12 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def _later_handler(command: str):
-    """Subcommands that later issues implement live in unitrack/<command>.py with a `cli(args)` function."""
+def _app_handler(command: str):
+    """The ``cli(args)`` function of ``unitrack.app.<command>`` (imported only when that command runs)."""
     import importlib
 
-    try:
-        mod = importlib.import_module(f"unitrack.{command}")
-    except ModuleNotFoundError:
-        return None
-    return getattr(mod, "cli", None)
+    if command not in APP_COMMANDS:
+        raise UnitrackError(f"unknown command {command!r}")
+    return importlib.import_module(f"unitrack.app.{command}").cli

@@ -31,7 +31,7 @@ from typing import Any
 
 from unitrack.utils import UnitrackError
 
-log = logging.getLogger("unitrack.sweep")
+log = logging.getLogger("unitrack.app.sweep")
 
 # heads that a bare task name expands to (the paper reports SOT with both)
 TASK_VARIANTS: dict[str, tuple[str, ...]] = {"sot": ("xcorr", "dcf")}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unitrack.report import (
+from unitrack.app.report import (
     LOWER_IS_BETTER,
     PUBLISHED,
     TASK_TITLES,
@@ -49,7 +49,7 @@ from unitrack.report import (
 )
 from unitrack.utils import UnitrackError, atomic_write_json, atomic_write_text
 
-log = logging.getLogger("unitrack.correlate")
+log = logging.getLogger("unitrack.app.correlate")
 
 # published facts (paper, Figure 6 / Section 5): across the five tasks, over 16 models
 PAPER_RANGES = {"pearson": (-0.38, 0.20), "spearman": (-0.36, 0.26), "models": 16}
@@ -296,7 +296,7 @@ def paper_study(probe_csv: str | Path | None = None, n_boot: int = 2000, seed: i
 def results_study(results_dir: str | Path, probe_csv: str | Path | None = None, n_boot: int = 2000,
                   seed: int = 0) -> Study:
     """Correlations on our stored results; top-1 from the backbone registry or a user CSV."""
-    from unitrack.report import load_results
+    from unitrack.app.report import load_results
 
     if not Path(results_dir).is_dir():
         raise UnitrackError(f"results folder {results_dir} does not exist")
@@ -396,7 +396,7 @@ def scatter_plot(st: Study, layer: str, stem: str | Path, selection: str = PRIMA
                 es.append(e)
     if not es:
         return None
-    from unitrack.report import _mpl
+    from unitrack.app.report import _mpl
 
     plt = _mpl()
     fig, axes = plt.subplots(1, len(es), figsize=(3.6 * len(es), 3.9), squeeze=False)

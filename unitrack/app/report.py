@@ -33,7 +33,7 @@ import numpy as np
 from unitrack.results import Result
 from unitrack.utils import UnitrackError, atomic_write_text
 
-log = logging.getLogger("unitrack.report")
+log = logging.getLogger("unitrack.app.report")
 
 PUBLISHED = "published"
 LAYERS = (3, 4)
@@ -658,12 +658,12 @@ class Report:
 
 
 def previews(results: list[Result], img_dir: Path, max_previews: int = 48) -> list[tuple[str, Path]]:
-    """A small animated GIF per result with predictions (task × backbone × layer), drawn by unitrack.viz.
+    """A small animated GIF per result with predictions (task × backbone × layer), drawn by unitrack.app.viz.
 
     A result whose frames or predictions cannot be read (dataset moved, no pred/ folder) is skipped with
     a warning: the report is still written.
     """
-    from unitrack.viz import render_preview
+    from unitrack.app.viz import render_preview
 
     out: list[tuple[str, Path]] = []
     for r in results[:max_previews]:
