@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from unitrack.app.cli import main
-from unitrack.results import find_results
 from unitrack.app.sweep import (
     Cell,
     SweepSpec,
@@ -29,6 +28,7 @@ from unitrack.app.sweep import (
     sets_for,
     task_data,
 )
+from unitrack.results import find_results
 from unitrack.tasks import Task, TaskOutput, available_tasks
 from unitrack.utils import UnitrackError
 

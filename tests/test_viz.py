@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from unitrack.app import viz
+from unitrack.app.viz import Events, Objects, SequenceView, VizOptions
 from unitrack.results import Result
 from unitrack.utils import UnitrackError
-from unitrack.app.viz import Events, Objects, SequenceView, VizOptions
 
 
 def _result(tmp: Path, task: str, root: Path) -> tuple[Path, Path]:
