@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unitrack.backbones import build_backbone  # noqa: E402
-from unitrack.config import SOTConfig  # noqa: E402
+from unitrack.sot import SOTConfig  # noqa: E402
 from unitrack.eval.otb import read_sot_dataset  # noqa: E402
 from unitrack.features import FeatureExtractor  # noqa: E402
 from unitrack.heads.sot import track_sequence  # noqa: E402

@@ -21,13 +21,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from unitrack.association import AssociationTracker, Observation, box_features, letterbox, tlwh_to_tlbr
+from unitrack.association import (
+    AssociationConfig,
+    AssociationTracker,
+    Observation,
+    box_features,
+    letterbox,
+    tlwh_to_tlbr,
+)
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.motchallenge import (
     BENCHMARKS,
     MOTSequence,
@@ -38,10 +47,22 @@ from unitrack.eval.motchallenge import (
     score_sequences,
     write_mot_results,
 )
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
+
+
+@dataclass
+class MOTConfig(AssociationConfig):
+    """Box association on MOTChallenge (§4.1.1, §4.7, §5); `asso_with_motion=True` = the "with motion" rows."""
+
+    img_size: list[int] = field(default_factory=lambda: [1088, 608])  # letterbox (width, height)
+    min_box_area: float = 200.0
+    max_aspect: float = 1.6
+    benchmark: str = "MOT17"  # MOT16 | MOT17 | MOT15 (preprocessing rules of TrackEval)
+    split: str = "train"
+    gt_as_observations: bool = False  # use gt/gt.txt boxes (score 1) as observations
 
 
 def _sync(device: torch.device) -> None:
@@ -153,9 +174,37 @@ def track_sequence(seq: MOTSequence, dets: dict[int, np.ndarray], extractor, sec
 class MOTTask(Task):
     """Multi-object tracking with boxes on MOTChallenge (MOT16/17 train for Tables 1–2)."""
 
-    name = "mot"
-    headline = ("IDF1", "HOTA")
-    demo_subdir = "mot"
+    spec = TaskSpec(
+        name='mot',
+        title='MOT',
+        order=3,
+        config=MOTConfig,
+        benchmark='MOT16/17',
+        family='association',
+        data_help='<root>/train/<seq>/{img1,gt/gt.txt,det/det.txt,seqinfo.ini}',
+        demo_subdir='mot',
+        paper_dataset='MOT16 train',
+        paper_columns={'mot_idf1': (None, 'IDF1'), 'mot_hota': (None, 'HOTA')},
+        metrics=(
+            MetricSpec('IDF1', unit='fraction', headline=True),
+            MetricSpec('HOTA', unit='fraction', headline=True),
+            MetricSpec('MOTA', unit='fraction'),
+            MetricSpec('IDSW', label='IDSW', unit='count', higher_is_better=False),
+            MetricSpec('FP', unit='count', higher_is_better=False),
+            MetricSpec('FN', unit='count', higher_is_better=False),
+            MetricSpec('DetA', unit='fraction'),
+            MetricSpec('AssA', unit='fraction'),
+            MetricSpec('LocA', unit='fraction'),
+            MetricSpec('MOTP', unit='fraction'),
+            MetricSpec('IDP', unit='fraction'),
+            MetricSpec('IDR', unit='fraction'),
+            MetricSpec('MT', unit='count'),
+            MetricSpec('ML', unit='count', higher_is_better=False),
+            MetricSpec('Frag', unit='count', higher_is_better=False),
+            MetricSpec('GT_IDs', unit='count'),
+            MetricSpec('IDs', unit='count', higher_is_better=False),
+        ),
+    )
 
     def _sequences(self, root: Path, cfg: Config, need_images: bool = True) -> list[MOTSequence]:
         return find_sequences(root, cfg.section.split, need_images=need_images,

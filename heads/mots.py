@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from unitrack.association import AssociationConfig
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.mots import (
     MOTSSequence,
     evaluate_mots,
@@ -36,12 +39,18 @@ from unitrack.eval.mots import (
     read_observations,
     score_dir,
 )
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, atomic_write_text, prefetch, progress
 
 log = logging.getLogger("unitrack")
 
-HEADLINE = ("IDF1", "HOTA")
+
+@dataclass
+class MOTSConfig(AssociationConfig):
+    max_mask_area: int = 200
+    motion_gated: bool = False
+    split: str = "train"
+
 ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
 
 
@@ -154,9 +163,33 @@ def track_sequence(seq: MOTSSequence, ctx: RunContext, obs: dict[int, list]) -> 
 
 
 class MOTSTask(Task):
-    name = "mots"
-    headline = HEADLINE
-    demo_subdir = "mots"
+    spec = TaskSpec(
+        name='mots',
+        title='MOTS',
+        order=4,
+        config=MOTSConfig,
+        benchmark='MOTS20',
+        family='association',
+        data_help='<root>/train/<seq>/{img1,gt/gt.txt,seqinfo.ini} + mask observations',
+        demo_subdir='mots',
+        paper_dataset='MOTS20 train',
+        paper_columns={'mots_idf1': (None, 'IDF1'), 'mots_hota': (None, 'HOTA')},
+        metrics=(
+            MetricSpec('IDF1', unit='fraction', headline=True),
+            MetricSpec('HOTA', unit='fraction', headline=True),
+            MetricSpec('sMOTSA', unit='fraction'),
+            MetricSpec('MOTSA', unit='fraction'),
+            MetricSpec('IDSW', label='IDSW', unit='count', higher_is_better=False),
+            MetricSpec('DetA', unit='fraction'),
+            MetricSpec('AssA', unit='fraction'),
+            MetricSpec('MOTSP', unit='fraction'),
+            MetricSpec('IDP', unit='fraction'),
+            MetricSpec('IDR', unit='fraction'),
+            MetricSpec('TP', unit='count'),
+            MetricSpec('FP', unit='count', higher_is_better=False),
+            MetricSpec('FN', unit='count', higher_is_better=False),
+        ),
+    )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:
         name = root.name.lower()

@@ -2,7 +2,7 @@
 same soft-label primitive as VOS, read out as the top-3 weighted cell average (spec §2.8).
 
 Fixes the reference script's missing pieces (§7.2 #20–23): the ``poseprop`` config section exists
-(:class:`unitrack.config.PosePropConfig`), numpy is imported, coordinates are arrays, and a
+(:class:`PosePropConfig`), numpy is imported, coordinates are arrays, and a
 non-positive ``crop_size`` is a clear error. Frames are resized to crop×crop (aspect not kept) and,
 by default, normalised with the ImageNet statistics the reference hard-codes (``imagenet_stats``).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.jhmdb import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -33,10 +35,30 @@ from unitrack.eval.jhmdb import (
     write_prediction,
 )
 from unitrack.propagation import LabelPropagator, PropagationParams
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
+
+
+@dataclass
+class PosePropConfig:
+    """Pose (belief-map) propagation on JHMDB (§2.8); propagation values as VOS."""
+
+    temperature: float = 0.05
+    topk: int = 10
+    radius: float = 12.0
+    n_context: int = 5
+    long_mem: list[int] = field(default_factory=lambda: [0])
+    down_factor: int = 8
+    l2_normalize: bool = True
+    norm_mask: bool = False
+    crop_size: int = 320
+    split_file: str = "split.txt"
+    readout_topk: int = 3
+    pck_thresholds: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+    imagenet_stats: bool = True  # §7.2 #23: the reference hard-codes ImageNet mean/std for JHMDB
+    memory_budget_mb: int = 512
 
 
 def load_frames(paths: list[Path], crop_size: int, mean, std) -> torch.Tensor:
@@ -90,9 +112,23 @@ def propagate_video(video: JhmdbVideo, extractor, params: PropagationParams, cro
 
 
 class PosePropTask(Task):
-    name = "poseprop"
-    headline = ("PCK@0.1", "PCK@0.2")
-    demo_subdir = "jhmdb"
+    spec = TaskSpec(
+        name='poseprop',
+        title='Pose prop.',
+        order=2,
+        config=PosePropConfig,
+        benchmark='JHMDB',
+        family='propagation',
+        data_help="split file lines '<joint_positions.mat> <frame folder>'",
+        demo_subdir='jhmdb',
+        metrics=(
+            MetricSpec('PCK@0.1', label='PCK@0.1', unit='percent', headline=True),
+            MetricSpec('PCK@0.2', label='PCK@0.2', unit='percent', headline=True),
+            MetricSpec('PCK@0.3', label='PCK@0.3', unit='percent'),
+            MetricSpec('PCK@0.4', label='PCK@0.4', unit='percent'),
+            MetricSpec('PCK@0.5', label='PCK@0.5', unit='percent'),
+        ),
+    )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:
         return "jhmdb"

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from unitrack.association import AssociationConfig
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.posetrack import (
     NUM_JOINTS,
     PTVideo,
@@ -41,12 +44,24 @@ from unitrack.eval.posetrack import (
     write_posetrack_json,
 )
 from unitrack.heads.mots import frame_features
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
 
-HEADLINE = ("IDF1", "MOTA")
+
+@dataclass
+class PoseTrackConfig(AssociationConfig):
+    frame_rate: float = 6.0
+    max_mask_area: int = 400
+    dup_iou_thres: float = 0.2
+    confirm_iou_thres: float = 0.6
+    motion_lambda: float = 0.9999
+    motion_gated: bool = False
+    split: str = "val"
+    drop_last_frame: bool = True  # poseval drops the last labelled frame of every sequence
+
+
 PLACEHOLDER_TRACK_ID = 1000  # what the reference writes for a person no returned track claims
 SAME_POSE_TOL = 0.01
 
@@ -160,9 +175,26 @@ def _pairs(gt_dir: Path, pred_dir: Path, max_sequences: int | None) -> list[tupl
 
 
 class PoseTrackTask(Task):
-    name = "posetrack"
-    headline = HEADLINE
-    demo_subdir = "posetrack"
+    spec = TaskSpec(
+        name='posetrack',
+        title='PoseTrack',
+        order=5,
+        config=PoseTrackConfig,
+        benchmark='PoseTrack-18',
+        family='association',
+        data_help='<root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections',
+        demo_subdir='posetrack',
+        paper_dataset='PoseTrack-18 val',
+        paper_columns={'posetrack_idf1': (None, 'IDF1'), 'posetrack_ids': (None, 'IDSW')},
+        metrics=(
+            MetricSpec('IDF1', label='IDF1', unit='percent', headline=True),
+            MetricSpec('MOTA', label='MOTA', unit='percent', headline=True),
+            MetricSpec('IDSW', label='ID switches', unit='count', higher_is_better=False),
+            MetricSpec('MOTP', label='MOTP', unit='percent'),
+            MetricSpec('Precision', label='Precision', unit='percent'),
+            MetricSpec('Recall', label='Recall', unit='percent'),
+        ),
+    )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:
         name = root.name.lower()

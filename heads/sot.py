@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.otb import (
-    METRIC_KEYS,
     PYSOT_JSONS,
     OPEResult,
     SOTSequence,
@@ -29,7 +29,8 @@ from unitrack.eval.otb import (
     write_boxes,
 )
 from unitrack.features import read_rgb
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.sot import SOTConfig
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, prefetch, progress
 
 log = logging.getLogger("unitrack")
@@ -72,9 +73,24 @@ def track_sequence(seq: SOTSequence, tracker, to_tensor: Callable[[np.ndarray], 
 
 
 class SOTTask(Task):
-    name = "sot"
-    headline = METRIC_KEYS
-    demo_subdir = "otb"
+    spec = TaskSpec(
+        name='sot',
+        title='SOT',
+        order=0,
+        config=SOTConfig,
+        benchmark='OTB-2015',
+        family='box',
+        data_help='<root>/<Seq>/img/*.jpg + groundtruth_rect.txt (optional OTB2015.json); LaSOT/GOT-10k folders',
+        demo_subdir='otb',
+        variants=('xcorr', 'dcf'),
+        paper_dataset='OTB-2015',
+        paper_columns={'sot_auc_xcorr': ('xcorr', 'AUC'), 'sot_auc_dcf': ('dcf', 'AUC')},
+        metrics=(
+            MetricSpec('AUC', label='AUC', unit='percent', headline=True, description='area under the OPE success curve'),
+            MetricSpec('Precision@20', label='P@20', unit='percent', headline=True, description='centre error ≤ 20 px'),
+            MetricSpec('NormPrecision@0.2', label='nP@0.2', unit='percent', headline=True, description='normalised centre error ≤ 0.2'),
+        ),
+    )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:
         from unitrack.eval.otb import is_gt_sequence, is_otb_sequence
@@ -84,9 +100,6 @@ class SOTTask(Task):
         if (root / "OTB2015.json").is_file():
             return "otb2015"
         return root.name.lower()
-
-    def variant(self, cfg: Config) -> str | None:
-        return cfg.section.head
 
     def check(self, root: Path, cfg: Config) -> dict:
         seqs = load_sequences(root, cfg)

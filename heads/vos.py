@@ -11,6 +11,7 @@ true object id of the first frame (non-contiguous ids kept). Scored with :mod:`u
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from unitrack.config import Config
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.davis import (
     VOID,
     DavisSequence,
@@ -26,10 +28,30 @@ from unitrack.eval.davis import (
     write_mask,
 )
 from unitrack.propagation import LabelPropagator, PropagationParams, resize_labels
-from unitrack.tasks import RunContext, Task, TaskOutput
+from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
+
+
+@dataclass
+class VOSConfig:
+    """Soft-label propagation on DAVIS (§2.1)."""
+
+    temperature: float = 0.05
+    topk: int = 10
+    radius: float = 12.0  # locality radius in feature cells (strict <), short-term frames only
+    n_context: int = 5  # short-term context frames ("videoLen")
+    long_mem: list[int] = field(default_factory=lambda: [0])
+    down_factor: int = 8
+    l2_normalize: bool = True
+    norm_mask: bool = False
+    split: str = "val"
+    year: str = "2017"
+    resolution: str = "480p"
+    crop_size: int = -1  # -1 = native resolution
+    memory_budget_mb: int = 512  # bounds the per-chunk affinity tensors
+    score_objects: str = "official"  # official: ids 1..max(first frame) as davis2017-evaluation | present
 
 
 def first_frame_labels(seq: DavisSequence) -> tuple[np.ndarray, list[int]]:
@@ -118,9 +140,27 @@ def write_first_frame_baseline(sequences: list[DavisSequence], pred_dir: str | P
 
 
 class VOSTask(Task):
-    name = "vos"
-    headline = ("J&F-Mean", "J-Mean")
-    demo_subdir = "davis"
+    spec = TaskSpec(
+        name='vos',
+        title='VOS',
+        order=1,
+        config=VOSConfig,
+        benchmark='DAVIS-2017',
+        family='propagation',
+        data_help='<root>/JPEGImages/480p/<seq>, Annotations/480p/<seq> (indexed PNG), ImageSets/2017/val.txt',
+        demo_subdir='davis',
+        paper_dataset='DAVIS-2017 val',
+        paper_columns={'vos_jmean': (None, 'J-Mean')},
+        metrics=(
+            MetricSpec('J&F-Mean', label='J&F', unit='fraction', headline=True),
+            MetricSpec('J-Mean', label='J', unit='fraction', headline=True),
+            MetricSpec('J-Recall', label='J-Recall', unit='fraction'),
+            MetricSpec('J-Decay', label='J-Decay', unit='fraction', higher_is_better=False),
+            MetricSpec('F-Mean', label='F', unit='fraction'),
+            MetricSpec('F-Recall', label='F-Recall', unit='fraction'),
+            MetricSpec('F-Decay', label='F-Decay', unit='fraction', higher_is_better=False),
+        ),
+    )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:
         s = cfg.section

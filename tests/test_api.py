@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,16 +11,17 @@ import pytest
 
 import unitrack
 from unitrack import api
+from unitrack.eval.base import MetricSpec
 from unitrack.results import Result, find_results
-from unitrack.tasks import Task, TaskOutput
+from unitrack.tasks import Task, TaskOutput, get_spec
 from unitrack.utils import UnitrackError
 
 
 class FakeTask(Task):
     """Scores the mean feature norm of two frames: exercises the extractor and the store."""
 
-    name = "vos"
-    headline = ("score",)
+    # the VOS config section, one metric of its own
+    spec = dataclasses.replace(get_spec("vos"), metrics=(MetricSpec("score", unit="count", headline=True),), paper_columns={})
 
     def __init__(self):
         self.calls = 0

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from unitrack import sot
-from unitrack.config import SOTConfig
+from unitrack.sot import SOTConfig
 from unitrack.utils import UnitrackError
 
 # ------------------------------------------------------------------------------------------------- constants

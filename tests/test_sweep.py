@@ -3,6 +3,7 @@ one real CLI sweep on a tiny demo benchmark."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -28,8 +29,9 @@ from unitrack.app.sweep import (
     sets_for,
     task_data,
 )
+from unitrack.eval.base import MetricSpec
 from unitrack.results import find_results
-from unitrack.tasks import Task, TaskOutput, available_tasks
+from unitrack.tasks import Task, TaskOutput, available_tasks, get_spec
 from unitrack.utils import UnitrackError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,10 +144,9 @@ def test_ray_executor_local_mode():
 class _StubTask(Task):
     """A fast stand-in head: the real evaluate() stores its results, so resuming is tested end to end."""
 
-    headline = ("score",)
-
     def __init__(self, name: str, calls: list, interrupt_at: int | None = None):
-        self.name = name
+        self.spec = dataclasses.replace(get_spec(name), metrics=(MetricSpec("score", unit="count", headline=True),),
+                                        paper_columns={})
         self.calls = calls
         self.interrupt_at = interrupt_at
 

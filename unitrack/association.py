@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lap
@@ -961,6 +961,30 @@ def _sub(a: list[Track], ids: set[int]) -> list[Track]:
 
 def _tlbrs(tracks: Sequence[Any]) -> np.ndarray:
     return np.stack([t.tlbr for t in tracks]) if len(tracks) else np.zeros((0, 4))
+
+
+@dataclass
+class AssociationConfig:
+    """Config fields shared by the association tasks (§4, §6): the MOT, MOTS and PoseTrack sections
+    inherit them and :meth:`AssociationTracker.from_config` consumes them."""
+
+    similarity: str = "rsm"  # rsm | cosine_pooled | cosine_flat | iou | idol
+    rsm_inv_temperature: float = 100.0
+    feat_size: list[int] = field(default_factory=lambda: [4, 10])
+    track_buffer: int = 30
+    conf_thres: float = 0.5
+    first_stage_thres: float = 0.7
+    dup_iou_thres: float = 0.15
+    confirm_iou_thres: float = 0.7
+    use_kalman: bool = True
+    asso_with_motion: bool = False  # Tables 1–2 use the *_womotion setting
+    motion_lambda: float = 0.98
+    motion_gated: bool = True
+    idol_memory: int = 10  # IDOL-style option: embeddings remembered per track
+    idol_threshold: float = 0.5
+    idol_inv_temperature: float = 10.0  # sharpening of the bi-softmax on unit-norm frozen features
+    observations: str | None = None  # folder of user observations; None = the benchmark's det files
+    faithful: bool = True  # reproduce §7.1 quirks (e.g. #12 PoseTrack re_activate not copying the pose)
 
 
 class AssociationTracker:

@@ -1,8 +1,9 @@
-"""Typed configuration: one dataclass per task whose defaults are the published protocol.
+"""Typed configuration: the common section here, one dataclass per task in the task's spec.
 
-A full run config is ``Config(task, common, <task section>)``. Defaults reproduce UNITRACK_SPEC.md;
-a YAML file (``common:`` plus one section named after the task) and ``--set section.key=value``
-override them. Unknown keys are errors that suggest the closest valid key.
+A full run config is ``Config(task, common, <task section>)``. Each task's section class is declared
+by its :class:`~unitrack.tasks.TaskSpec` (next to its head) and its defaults reproduce the published
+protocol (``docs/protocol.md``); a YAML file (``common:`` plus one section named after the task) and
+``--set section.key=value`` override them. Unknown keys are errors that suggest the closest valid key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import difflib
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,133 +34,6 @@ class CommonConfig:
     seed: int = 0
     feature_cache: str | None = None  # directory of the on-disk feature cache (None = off)
     max_sequences: int | None = None  # evaluate only the first N sequences (quick looks)
-
-
-@dataclass
-class VOSConfig:
-    """Soft-label propagation on DAVIS (§2.1)."""
-
-    temperature: float = 0.05
-    topk: int = 10
-    radius: float = 12.0  # locality radius in feature cells (strict <), short-term frames only
-    n_context: int = 5  # short-term context frames ("videoLen")
-    long_mem: list[int] = field(default_factory=lambda: [0])
-    down_factor: int = 8
-    l2_normalize: bool = True
-    norm_mask: bool = False
-    split: str = "val"
-    year: str = "2017"
-    resolution: str = "480p"
-    crop_size: int = -1  # -1 = native resolution
-    memory_budget_mb: int = 512  # bounds the per-chunk affinity tensors
-    score_objects: str = "official"  # official: ids 1..max(first frame) as davis2017-evaluation | present
-
-
-@dataclass
-class PosePropConfig:
-    """Pose (belief-map) propagation on JHMDB (§2.8); propagation values as VOS."""
-
-    temperature: float = 0.05
-    topk: int = 10
-    radius: float = 12.0
-    n_context: int = 5
-    long_mem: list[int] = field(default_factory=lambda: [0])
-    down_factor: int = 8
-    l2_normalize: bool = True
-    norm_mask: bool = False
-    crop_size: int = 320
-    split_file: str = "split.txt"
-    readout_topk: int = 3
-    pck_thresholds: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
-    imagenet_stats: bool = True  # §7.2 #23: the reference hard-codes ImageNet mean/std for JHMDB
-    memory_budget_mb: int = 512
-
-
-@dataclass
-class SOTConfig:
-    """Box propagation on OTB (§3); geometry and both protocols are documented in ``unitrack/sot.py``."""
-
-    head: str = "xcorr"  # xcorr | dcf
-    protocol: str = "faithful"  # faithful (published quirks, §7.1 #4–7) | fixed (corrected geometry)
-    crop_sz: int = 520  # search/exemplar crop side, a multiple of downscale (smaller = faster quick looks)
-    downscale: int = 8  # backbone stride: features are crop_sz/downscale per side (65)
-    padding: float = 3.5
-    num_scale: int = 3
-    scale_step: float = 1.0275
-    scale_penalty: float = 0.985
-    min_scale_factor: float = 0.2
-    max_scale_factor: float = 5.0
-    xcorr_out_scale: float = 0.1
-    dcf_lambda: float = 1e-4
-    dcf_output_sigma_factor: float = 0.1
-    dcf_interp_factor: float = 0.01
-    max_frames: int | None = None  # track/score only the first N frames of each sequence (quick looks)
-
-
-@dataclass
-class _AssociationConfig:
-    """Fields shared by the three association tasks (§4, §6); consumed by
-    ``unitrack.association.AssociationTracker.from_config`` (MOTSConfig/PoseTrackConfig inherit them)."""
-
-    similarity: str = "rsm"  # rsm | cosine_pooled | cosine_flat | iou | idol
-    rsm_inv_temperature: float = 100.0
-    feat_size: list[int] = field(default_factory=lambda: [4, 10])
-    track_buffer: int = 30
-    conf_thres: float = 0.5
-    first_stage_thres: float = 0.7
-    dup_iou_thres: float = 0.15
-    confirm_iou_thres: float = 0.7
-    use_kalman: bool = True
-    asso_with_motion: bool = False  # Tables 1–2 use the *_womotion setting
-    motion_lambda: float = 0.98
-    motion_gated: bool = True
-    idol_memory: int = 10  # IDOL-style option: embeddings remembered per track
-    idol_threshold: float = 0.5
-    idol_inv_temperature: float = 10.0  # sharpening of the bi-softmax on unit-norm frozen features
-    observations: str | None = None  # folder of user observations; None = the benchmark's det files
-    faithful: bool = True  # reproduce §7.1 quirks (e.g. #12 PoseTrack re_activate not copying the pose)
-
-
-@dataclass
-class MOTConfig(_AssociationConfig):
-    """Box association on MOTChallenge (§4.1.1, §4.7, §5); `asso_with_motion=True` = the "with motion" rows."""
-
-    img_size: list[int] = field(default_factory=lambda: [1088, 608])  # letterbox (width, height)
-    min_box_area: float = 200.0
-    max_aspect: float = 1.6
-    benchmark: str = "MOT17"  # MOT16 | MOT17 | MOT15 (preprocessing rules of TrackEval)
-    split: str = "train"
-    gt_as_observations: bool = False  # use gt/gt.txt boxes (score 1) as observations
-
-
-@dataclass
-class MOTSConfig(_AssociationConfig):
-    max_mask_area: int = 200
-    motion_gated: bool = False
-    split: str = "train"
-
-
-@dataclass
-class PoseTrackConfig(_AssociationConfig):
-    frame_rate: float = 6.0
-    max_mask_area: int = 400
-    dup_iou_thres: float = 0.2
-    confirm_iou_thres: float = 0.6
-    motion_lambda: float = 0.9999
-    motion_gated: bool = False
-    split: str = "val"
-    drop_last_frame: bool = True  # poseval drops the last labelled frame of every sequence
-
-
-TASK_CONFIGS: dict[str, type] = {
-    "sot": SOTConfig,
-    "vos": VOSConfig,
-    "poseprop": PosePropConfig,
-    "mot": MOTConfig,
-    "mots": MOTSConfig,
-    "posetrack": PoseTrackConfig,
-}
-TASKS = tuple(TASK_CONFIGS)
 
 
 @dataclass
@@ -246,10 +120,15 @@ def _apply(obj: Any, values: dict, section: str, source: str) -> None:
         setattr(obj, k, _coerce(v, types[k], f"{source}: {section}.{k}"))
 
 
+def section_class(task: str) -> type:
+    """The config-section dataclass of ``task`` (from its spec; UnitrackError for an unknown task)."""
+    from unitrack.tasks import get_spec
+
+    return get_spec(task).config
+
+
 def default_config(task: str) -> Config:
-    if task not in TASK_CONFIGS:
-        raise UnitrackError(f"unknown task {task!r}{_suggest(task, list(TASK_CONFIGS))}")
-    return Config(task=task, common=CommonConfig(), section=TASK_CONFIGS[task]())
+    return Config(task=task, common=CommonConfig(), section=section_class(task)())
 
 
 def load_config(
@@ -259,6 +138,8 @@ def load_config(
     overrides: dict[str, Any] | None = None,
 ) -> Config:
     """Defaults ← YAML file ← ``--set section.key=value`` ← explicit overrides (e.g. CLI flags)."""
+    from unitrack.tasks import task_names
+
     cfg = default_config(task)
     if yaml_file:
         path = Path(yaml_file)
@@ -273,8 +154,8 @@ def load_config(
         for section, values in data.items():
             if section == "task":
                 continue
-            if section not in ("common", *TASK_CONFIGS):
-                raise UnitrackError(f"{path}: unknown section {section!r}{_suggest(section, ['common', *TASK_CONFIGS])}")
+            if section not in ("common", *task_names()):
+                raise UnitrackError(f"{path}: unknown section {section!r}{_suggest(section, ['common', *task_names()])}")
             if section not in ("common", task):
                 continue  # sections of other tasks may share one file
             if not isinstance(values, dict):

@@ -24,12 +24,12 @@ returns ``K×C×F×F`` float32 features on the same device.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from unitrack.config import SOTConfig
 from unitrack.utils import UnitrackError
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
@@ -38,6 +38,27 @@ HEADS = ("xcorr", "dcf")
 
 
 # ------------------------------------------------------------------------------------------------- geometry
+@dataclass
+class SOTConfig:
+    """Box propagation on OTB (§3); geometry and both protocols are documented in this module."""
+
+    head: str = "xcorr"  # xcorr | dcf
+    protocol: str = "faithful"  # faithful (published quirks, §7.1 #4–7) | fixed (corrected geometry)
+    crop_sz: int = 520  # search/exemplar crop side, a multiple of downscale (smaller = faster quick looks)
+    downscale: int = 8  # backbone stride: features are crop_sz/downscale per side (65)
+    padding: float = 3.5
+    num_scale: int = 3
+    scale_step: float = 1.0275
+    scale_penalty: float = 0.985
+    min_scale_factor: float = 0.2
+    max_scale_factor: float = 5.0
+    xcorr_out_scale: float = 0.1
+    dcf_lambda: float = 1e-4
+    dcf_output_sigma_factor: float = 0.1
+    dcf_interp_factor: float = 0.01
+    max_frames: int | None = None  # track/score only the first N frames of each sequence (quick looks)
+
+
 
 def check_config(cfg: SOTConfig) -> None:
     """Reject settings that the geometry cannot handle, naming the key."""

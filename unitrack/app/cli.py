@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from unitrack import __version__
-from unitrack.config import TASKS
+from unitrack.tasks import task_names
 from unitrack.utils import UnitrackError, setup_logging
 
 log = logging.getLogger("unitrack")
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a backbone on a task; stores a result", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=task_names())
     p.add_argument("--backbone", help="registered name (see `unitrack backbones`), a timm name, or pkg.mod:fn")
     p.add_argument("--layer", type=int, help="ResNet layer whose output is the feature map (3 or 4)")
     p.add_argument("--weights", metavar="PATH", help="checkpoint file (always works offline)")
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results folder (default ./results)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:<i>")
     p.add_argument("--amp", action="store_true", help="mixed precision for the backbone on GPU")
-    p.add_argument("--head", help="SOT head: xcorr (default) or dcf")
+    p.add_argument("--head", help="the head of a task that has several (SOT: xcorr, the default, or dcf)")
     p.add_argument("--max-sequences", type=int, help="only the first N sequences (quick look)")
     p.add_argument("--feature-cache", metavar="DIR", help="cache backbone features on disk in DIR")
     p.add_argument("--force", action="store_true", help="recompute even if a result with this fingerprint exists")
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("score", help="score existing result files against ground truth")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=task_names())
     p.add_argument("--gt", required=True, help="ground-truth root in the benchmark's native layout")
     p.add_argument("--pred", required=True, help="folder of prediction files in the benchmark's format")
     p.add_argument("--out", help="also write the scores to this JSON file")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("list", help="supported benchmarks and their expected layouts")
     _add_common(d)
     d = dsub.add_parser("check", help="read a dataset folder and report what a task would evaluate")
-    d.add_argument("--task", required=True, choices=TASKS)
+    d.add_argument("--task", required=True, choices=task_names())
     d.add_argument("dir", nargs="?", metavar="DIR", help="dataset root (or use --data)")
     d.add_argument("--data", help="dataset root, or 'demo'")
     _add_config(d)
@@ -178,9 +178,16 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     kw = {}
     if a.head:
-        if a.task != "sot":
-            raise UnitrackError("--head applies to --task sot only")
-        kw["head"] = a.head
+        from unitrack.tasks import get_spec
+
+        spec = get_spec(a.task)
+        if not spec.variants:
+            with_variants = [s.name for s in _specs() if s.variants]
+            raise UnitrackError(f"--head applies to --task {' / '.join(with_variants)} only; task {a.task!r} has a "
+                               "single head")
+        if a.head not in spec.variants:
+            raise UnitrackError(f"--head {a.head!r}: task {a.task!r} has heads {', '.join(spec.variants)}")
+        kw[spec.variant_key] = a.head
     sets = list(a.sets)
     if a.amp:
         sets.append("common.amp=true")
@@ -202,6 +209,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
     _print_metrics(r.metrics, r.per_sequence)
     print(f"\nresult: {Path(r.path) / 'result.json'}")
     return 0
+
+
+def _specs():
+    from unitrack.tasks import all_specs
+
+    return all_specs()
 
 
 def cmd_score(a: argparse.Namespace) -> int:
@@ -256,11 +269,15 @@ def cmd_datasets(a: argparse.Namespace) -> int:
             print(f"  {sub}/")
         return 0
     if a.action == "list":
-        from unitrack.tasks import TASK_MODULES, available_tasks
+        from unitrack.tasks import all_specs
 
-        avail = set(available_tasks())
-        print(DATASETS_HELP)
-        print("tasks available in this installation:", ", ".join(t for t in TASK_MODULES if t in avail) or "none")
+        specs = all_specs()
+        print("supported benchmarks (native layouts; --data points at the root):")
+        for s in specs:
+            print(f"  {s.name:<10} {s.benchmark:<13} {s.data_help}")
+        print(f"  {'demo':<10} {'generated':<13} `unitrack datasets demo --out DIR` writes every task's data; "
+              "--data demo uses a cache")
+        print("tasks available in this installation:", ", ".join(s.name for s in specs) or "none")
         return 0
     if a.action == "check":
         from unitrack.config import load_config
@@ -272,7 +289,7 @@ def cmd_datasets(a: argparse.Namespace) -> int:
         if not data:
             raise UnitrackError("datasets check needs a dataset folder: DIR or --data DIR")
         name, root = t.resolve_data(data, cfg)
-        info = t.check(root, cfg) if hasattr(t, "check") else None
+        info = t.check(root, cfg)
         if info is None:
             raise UnitrackError(f"task {a.task!r} has no dataset check yet")
         print(f"{a.task}: dataset {name!r} at {root}")
@@ -282,14 +299,7 @@ def cmd_datasets(a: argparse.Namespace) -> int:
     raise UnitrackError("datasets needs an action: list, check or demo")
 
 
-DATASETS_HELP = """supported benchmarks (native layouts; --data points at the root):
-  sot        OTB-2015      <root>/<Seq>/img/*.jpg + groundtruth_rect.txt (optional OTB2015.json); LaSOT/GOT-10k folders
-  vos        DAVIS-2017    <root>/JPEGImages/480p/<seq>, Annotations/480p/<seq> (indexed PNG), ImageSets/2017/val.txt
-  poseprop   JHMDB         split file lines '<joint_positions.mat> <frame folder>'
-  mot        MOT16/17      <root>/train/<seq>/{img1,gt/gt.txt,det/det.txt,seqinfo.ini}
-  mots       MOTS20        <root>/train/<seq>/{img1,gt/gt.txt,seqinfo.ini} + mask observations
-  posetrack  PoseTrack-18  <root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections
-  demo       generated     `unitrack datasets demo --out DIR` writes all of the above; --data demo uses a cache"""
+
 
 APP_COMMANDS = ("sweep", "report", "correlate", "viz")  # subcommands whose module in unitrack.app has `cli(args)`
 

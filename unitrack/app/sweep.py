@@ -33,11 +33,6 @@ from unitrack.utils import UnitrackError
 
 log = logging.getLogger("unitrack.app.sweep")
 
-# heads that a bare task name expands to (the paper reports SOT with both)
-TASK_VARIANTS: dict[str, tuple[str, ...]] = {"sot": ("xcorr", "dcf")}
-# demo-benchmark sub-folders, used when --data is one folder holding every task's data
-DEMO_SUBDIRS = {"sot": "otb", "vos": "davis", "poseprop": "jhmdb", "mot": "mot", "mots": "mots",
-                "posetrack": "posetrack"}
 
 
 @dataclass(frozen=True)
@@ -148,14 +143,13 @@ def parse_backbones(text: str) -> list[tuple[str, str | None]]:
 
 def parse_tasks(text: str) -> list[tuple[str, str | None]]:
     """'sot,vos' → [(sot, xcorr), (sot, dcf), (vos, None)]; 'sot:dcf' picks one head; 'all' = installed tasks."""
-    from unitrack.config import TASKS
-    from unitrack.tasks import available_tasks
+    from unitrack.tasks import available_tasks, get_spec, task_names
 
     if text.strip() == "all":
         names = available_tasks()
-        missing = [t for t in TASKS if t not in names]
+        missing = [t for t in task_names() if t not in names]
         if missing:
-            log.warning("tasks not installed, left out of 'all': %s", ", ".join(missing))
+            log.warning("tasks that do not load, left out of 'all': %s", ", ".join(missing))
         if not names:
             raise UnitrackError("--tasks all: no task head is installed")
         items = names
@@ -164,16 +158,17 @@ def parse_tasks(text: str) -> list[tuple[str, str | None]]:
     out = []
     for item in items:
         task, _, head = item.partition(":")
-        if task not in TASKS:
-            import difflib
-
-            close = difflib.get_close_matches(task, TASKS, n=1)
-            raise UnitrackError(f"--tasks: unknown task {task!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-                                + f" (tasks: {', '.join(TASKS)})")
+        try:
+            spec = get_spec(task)
+        except UnitrackError as e:
+            raise UnitrackError(f"--tasks: {e}") from None
         if head:
+            if head not in spec.variants:
+                raise UnitrackError(f"--tasks {item!r}: task {task!r} has "
+                                    + (f"heads {', '.join(spec.variants)}" if spec.variants else "a single head"))
             out.append((task, head))
-        else:
-            out.extend((task, h) for h in TASK_VARIANTS.get(task, (None,)))
+        else:  # a bare name expands to every head of the task (the paper reports SOT with both)
+            out.extend((task, h) for h in (spec.variants or (None,)))
     return out
 
 
@@ -208,12 +203,12 @@ def task_data(task: str, data: dict[str, str] | str) -> str:
 
 
 def _demo_subdir(task: str) -> str:
-    try:
-        from unitrack.tasks import get_task
+    from unitrack.tasks import get_spec
 
-        return get_task(task).demo_subdir or DEMO_SUBDIRS.get(task, "")
-    except Exception:  # head not installed: the cell will report it
-        return DEMO_SUBDIRS.get(task, "")
+    try:
+        return get_spec(task).demo_subdir
+    except UnitrackError:  # the task does not load: its cell will report it
+        return ""
 
 
 def expand_cells(backbones: Sequence[str | tuple[str, str | None]], tasks: Sequence[tuple[str, str | None]],
@@ -238,14 +233,15 @@ def expand_cells(backbones: Sequence[str | tuple[str, str | None]], tasks: Seque
 
 def check_sets(sets: Iterable[str], tasks: Iterable[str]) -> None:
     """Every --set of a sweep names its section (common or a task), since cells of several tasks share them."""
-    from unitrack.config import TASKS
+    from unitrack.tasks import task_names
 
+    names = task_names()
     for item in sets:
         key = item.split("=", 1)[0]
         section = key.split(".", 1)[0] if "." in key else None
-        if "=" not in item or section is None or section not in ("common", *TASKS):
+        if "=" not in item or section is None or section not in ("common", *names):
             raise UnitrackError(f"--set {item!r}: a sweep needs section.key=value with section 'common' or a "
-                                f"task ({', '.join(TASKS)})")
+                                f"task ({', '.join(names)})")
         if section != "common" and section not in tasks:
             log.warning("--set %s: task %s is not part of this sweep", item, section)
 
@@ -258,8 +254,9 @@ def sets_for(task: str, sets: Iterable[str]) -> list[str]:
 def evaluate_cell(cell: Cell, spec: SweepSpec):
     """The default cell function: one stored (or reused) evaluation."""
     from unitrack.api import evaluate
+    from unitrack.tasks import get_spec
 
-    kw = {"head": cell.head} if cell.head else {}
+    kw = {get_spec(cell.task).variant_key: cell.head} if cell.head else {}
     return evaluate(cell.task, cell.backbone, cell.data, layer=cell.layer, weights=cell.weights, out=spec.out,
                     config=spec.config, sets=sets_for(cell.task, spec.sets), device=spec.device, force=spec.force,
                     **kw)
