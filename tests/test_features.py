@@ -55,15 +55,23 @@ def test_normalize_uses_the_backbone_statistics(r18, crw_like):
         FeatureExtractor(r18, device="cpu").normalize([imgs[0], imgs[0][:20]])
 
 
+def close(a: torch.Tensor, b: torch.Tensor, rel: float = 1e-5) -> None:
+    """Equal within ``rel`` of the larger magnitude present (platform-independent float32 tolerance)."""
+    scale = float(max(a.abs().max(), b.abs().max(), 1e-12))
+    torch.testing.assert_close(a, b, rtol=rel, atol=rel * scale)
+
+
 def test_batched_extraction_is_exact_and_float32(r18):
     x = FeatureExtractor(r18, device="cpu").normalize(frames(5))
     a = FeatureExtractor(r18, device="cpu", batch_size=2)(x)
     b = FeatureExtractor(r18, device="cpu", batch_size=8)(x)
     assert a.shape == (5, 256, 5, 7) and a.dtype == torch.float32 and not a.requires_grad
-    assert torch.allclose(a, b, atol=1e-5)
+    # batch size changes the BLAS kernels' summation order: equal up to float32 rounding relative to the
+    # features' scale (a mix-up of frames would differ by O(scale))
+    close(a, b)
     with torch.inference_mode():
         single = r18(x[3:4])
-    assert torch.allclose(a[3:4], single, atol=1e-5)
+    close(a[3:4], single)
 
 
 def test_time_dimension_is_folded_into_the_batch(r18):
@@ -71,7 +79,7 @@ def test_time_dimension_is_folded_into_the_batch(r18):
     x = fe.normalize(frames(4)).view(2, 2, 3, 40, 56).permute(0, 2, 1, 3, 4)  # N×3×T×H×W
     y = fe(x)
     assert y.shape == (2, 256, 2, 5, 7)
-    assert torch.allclose(y[1, :, 0], fe(x[1:2, :, 0])[0], atol=1e-5)
+    close(y[1, :, 0], fe(x[1:2, :, 0])[0])
 
 
 def test_amp_is_ignored_on_cpu_and_recorded(r18):
