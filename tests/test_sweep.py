@@ -220,7 +220,9 @@ def test_killed_sweep_reruns_only_missing_cells(tmp_path):
     script = tmp_path / "sweep_stub.py"
     script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
     out, log = tmp_path / "res", tmp_path / "calls.log"
-    env = {**os.environ, "STUB_DATA": str(tmp_path), "STUB_LOG": str(log), "OUT": str(out), "HANG_AT": "poseprop3"}
+    data = tmp_path / "data"  # the stub's data folder: it must not change between the runs (calls.log does)
+    data.mkdir()
+    env = {**os.environ, "STUB_DATA": str(data), "STUB_LOG": str(log), "OUT": str(out), "HANG_AT": "poseprop3"}
     proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from unitrack.config import Config, default_config, load_config
-from unitrack.results import PRED_DIR, Result, fingerprint_key, package_versions, run_folder
+from unitrack.results import (
+    PRED_DIR,
+    Result,
+    data_identity,
+    fingerprint_key,
+    package_versions,
+    run_folder,
+    weights_tag,
+)
 from unitrack.tasks import RunContext, TaskOutput, get_task
 from unitrack.utils import atomic_dir, resolve_device, seed_everything, sha256_json
 
@@ -71,14 +79,17 @@ def evaluate(
     fp: dict[str, Any] = {
         "task": task,
         "dataset": dataset,
-        "data_root": str(root),
+        "data_root": str(root),  # where the data was found (informational: not part of the key)
+        "data_identity": data_identity(root, exclude=[out]),
         "backbone": bfp,
         "weights_sha256": bb.weights_id,
         "layer": bb.layer,
         "protocol": cfg.protocol(),
     }
     fp["key"] = fingerprint_key(fp)
-    folder = run_folder(out, task, dataset, c.backbone, bb.layer, t.variant(cfg), _cfg_tag(cfg))
+    wtag = weights_tag(c.weights, bb.weights_id)
+    variant, cfg_tag = t.variant(cfg), _cfg_tag(cfg)
+    folder = run_folder(out, task, dataset, c.backbone, bb.layer, variant, cfg_tag, wtag)
     rf = folder / "result.json"
     if rf.exists() and not force:
         try:
@@ -112,6 +123,9 @@ def evaluate(
             fingerprint=fp,
             config=cfg.to_dict(),
             extra=output.extra,
+            variant=variant,
+            weights_tag=wtag,
+            cfg_tag=cfg_tag,
         )
         result.save(tmp)
     result.path = str(folder)

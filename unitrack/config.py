@@ -46,9 +46,10 @@ class Config:
         return {"task": self.task, "common": dataclasses.asdict(self.common), self.task: dataclasses.asdict(self.section)}
 
     def protocol(self) -> dict:
-        """The parameters that change results (goes into the fingerprint)."""
+        """The parameters that change results (goes into the fingerprint). The checkpoint is identified by
+        its sha256 elsewhere in the fingerprint, not by its path, so a moved checkpoint keeps its results."""
         c = dataclasses.asdict(self.common)
-        for k in ("device", "batch_size", "feature_cache", "amp"):
+        for k in ("device", "batch_size", "feature_cache", "amp", "weights"):
             c.pop(k)
         c["amp"] = self.common.amp  # mixed precision can change numbers slightly: keep it
         return {"common": c, self.task: dataclasses.asdict(self.section)}

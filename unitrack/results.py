@@ -13,7 +13,7 @@ from unitrack.utils import UnitrackError, atomic_write_json, sha256_json
 
 RESULT_FILE = "result.json"
 PRED_DIR = "pred"
-SCHEMA = 1
+SCHEMA = 2  # 2: variant, weights_tag, cfg_tag fields; fingerprint.data_identity
 
 
 def package_versions() -> dict[str, str]:
@@ -28,10 +28,70 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+KEY_FIELDS = ("task", "dataset", "data_identity", "backbone", "weights_sha256", "layer", "protocol")
+# files identified by relative path and size only (frames); every other file also by a hash of its content
+FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".mp4", ".avi"})
+
+
 def fingerprint_key(fp: dict) -> str:
-    """Hash of the parts of a fingerprint that determine the numbers (not device, versions, timings)."""
-    keep = {k: fp[k] for k in ("task", "dataset", "data_root", "backbone", "weights_sha256", "layer", "protocol") if k in fp}
+    """Hash of the parts of a fingerprint that determine the numbers (not where the data lies, not device,
+    versions or timings): a moved data folder or checkpoint keeps its stored results."""
+    keep = {k: fp[k] for k in KEY_FIELDS if k in fp}
     return sha256_json(keep)
+
+
+def data_identity(root: str | Path, exclude: list[str | Path] = ()) -> dict[str, Any]:
+    """What the data is, independent of where it lies: the relative layout (every file's path and size)
+    plus the content hash of every annotation-like file (anything but frames and videos).
+
+    Hidden files and folders are left out, and so are the folders in ``exclude`` (e.g. a results folder
+    inside the data folder). Cost: one ``stat`` per file and reading the annotations.
+    """
+    import hashlib
+    import os
+
+    from unitrack.utils import sha256_file
+
+    root = Path(root)
+    if root.is_file():
+        return {"files": 1, "hashed": 1, "sha256": sha256_file(root)}
+    h = hashlib.sha256()
+    files = hashed = 0
+    skip = {Path(e).resolve() for e in exclude}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") and (Path(dirpath) / d).resolve() not in skip)
+        for fn in sorted(filenames):
+            if fn.startswith("."):
+                continue
+            p = Path(dirpath) / fn
+            try:
+                size = p.stat().st_size
+            except OSError as e:
+                raise UnitrackError(f"cannot read {p}: {e.strerror}") from None
+            h.update(f"{p.relative_to(root).as_posix()}\0{size}\0".encode())
+            files += 1
+            if p.suffix.lower() not in FRAME_SUFFIXES:
+                try:
+                    h.update(sha256_file(p).encode())
+                except OSError as e:
+                    raise UnitrackError(f"cannot read {p}: {e.strerror}") from None
+                hashed += 1
+    return {"files": files, "hashed": hashed, "sha256": h.hexdigest()}
+
+
+def weights_tag(weights: str | Path | None, weights_id: str) -> str | None:
+    """Short tag of an explicitly chosen checkpoint (``--weights`` / ``NAME@PATH``) for the folder name.
+
+    Two checkpoints of one registered backbone then never share a folder. None for the registry default.
+    """
+    if weights is None or str(weights) == "":
+        return None
+    if str(weights) == "random":
+        return "random"
+    digest = str(weights_id).rsplit(":", 1)[-1]
+    hexpart = "".join(ch for ch in digest.lower() if ch in "0123456789abcdef")
+    return hexpart[:8] if len(hexpart) >= 8 else sha256_json(str(weights_id))[:8]
 
 
 @dataclass
@@ -47,6 +107,9 @@ class Result:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    variant: str | None = None  # the task's head when it has several (SOT: xcorr | dcf)
+    weights_tag: str | None = None  # short sha of an explicitly chosen checkpoint, "random", or None
+    cfg_tag: str | None = None  # hash of the non-default protocol parameters, None when all default
     path: str | None = None  # folder holding result.json (not stored)
     reused: bool = False
 
@@ -97,8 +160,9 @@ def _fmt(v: Any) -> str:
 
 
 def run_folder(out: str | Path, task: str, dataset: str, backbone: str, layer: int, variant: str | None,
-               cfg_tag: str | None) -> Path:
-    name = f"{backbone}-layer{layer}"
+               cfg_tag: str | None, weights_tag: str | None = None) -> Path:
+    """``<out>/<task>/<dataset>/<backbone>[@<weights>]-layer<L>[-<variant>][-cfg<hash>]``."""
+    name = backbone + (f"@{weights_tag}" if weights_tag else "") + f"-layer{layer}"
     if variant:
         name += f"-{variant}"
     if cfg_tag:

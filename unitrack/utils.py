@@ -98,8 +98,23 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by None, so the JSON is standard."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    return obj
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Standard JSON (non-finite numbers become null), written atomically."""
+    text = json.dumps(json_safe(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
 def _umask() -> int:
@@ -121,25 +136,107 @@ def _json_default(o: Any) -> Any:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory next to `final`; on success it replaces `final` in one rename."""
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``path`` (POSIX ``flock``; elsewhere a no-op, renames still protect readers)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _host_tag() -> str:
+    import socket
+
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:32] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(final: str | Path) -> list[Path]:
+    """Remove temporary siblings of ``final`` left by processes of this host that no longer run.
+
+    :func:`atomic_dir` names them ``.<name>.<host>-<pid>.<random>.tmp``; a SIGKILLed run cannot clean up
+    after itself, so the next run does. Temp folders of live processes and of other hosts stay.
+    """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    if not final.parent.is_dir():
+        return []
+    host = _host_tag().rsplit("-", 1)[0]
+    removed = []
+    prefix = f".{final.name}."
+    for p in final.parent.iterdir():
+        n = p.name
+        if not (n.startswith(prefix) and n.endswith(".tmp") and p.is_dir()):
+            continue
+        tag = n[len(prefix):-4].split(".", 1)[0]
+        h, _, pid = tag.rpartition("-")
+        if h == host and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+            log.info("removed %s, left by process %s which no longer runs", p, pid)
+    old = final.with_name(f".{final.name}.old")
+    if old.is_dir() and not removed and not any(x.name.startswith(prefix) and x.name.endswith(".tmp")
+                                                for x in final.parent.iterdir()):
+        shutil.rmtree(old, ignore_errors=True)
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory next to `final`; on success it replaces `final` in one rename.
+
+    The commit runs under a lock beside ``final``, so concurrent writers of one folder never collide; the
+    last one wins. Temp folders of dead processes of this host are removed first.
+    """
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UnitrackError(f"cannot create folder {final.parent}: a file is in the way") from None
+    except PermissionError:
+        raise UnitrackError(f"cannot create folder {final.parent}: permission denied") from None
+    remove_stale_temp_dirs(final)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_host_tag()}.", suffix=".tmp", dir=final.parent))
+    except PermissionError:
+        raise UnitrackError(f"cannot write into {final.parent}: permission denied") from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    try:
+        with file_lock(final.parent / f".{final.name}.lock"):
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_host_tag()}.", suffix=".tmp",
+                                            dir=final.parent))
+                os.replace(final, old / "previous")
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def progress(iterable, **kw):
