@@ -127,6 +127,10 @@ def load_checked(
             parts.append(f"no key matched — is this a checkpoint of this model? (its keys look like: {_fmt_keys(raw, 6)})")
         raise UnitrackError("\n  ".join(parts))
     sd = {k: tensors[k] for k in target if k in tensors}
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UnitrackError(f"cannot load {file} into backbone {name!r}: {len(bad)} tensor(s) hold NaN or infinite "
+                            f"values: {_fmt_keys(bad)} (a corrupt or diverged checkpoint)")
     result = model.load_state_dict(sd, strict=False)
     assert not result.unexpected_keys, result.unexpected_keys
     with torch.no_grad():

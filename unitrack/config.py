@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 raise ValueError
             return int(value)
         if tp is float:
-            return float(value)
+            if isinstance(value, bool):
+                raise ValueError
+            v = float(value)
+            if not math.isfinite(v):
+                raise UnitrackError(f"{where}: expected a finite number, got {value!r}")
+            return v
         if tp is str:
             return str(value)
     except (TypeError, ValueError):
@@ -182,7 +188,35 @@ def load_config(
             continue
         section, k = key.split(".", 1)
         _apply(cfg.common if section == "common" else cfg.section, {k: value}, section, "option")
+    validate_config(cfg)
     return cfg
+
+
+# common fields that count things: (minimum, None allowed)
+_COMMON_MINIMA = {"batch_size": (1, False), "max_sequences": (1, True), "layer": (1, True), "seed": (0, False)}
+
+
+def validate_config(cfg: Config) -> None:
+    """Values in range: every number finite, counts positive, and the section's own ``validate()`` if it has one.
+
+    Raises UnitrackError naming the key and what was expected (e.g. ``common.max_sequences=-1``).
+    """
+    for k, (lo, none_ok) in _COMMON_MINIMA.items():
+        v = getattr(cfg.common, k)
+        if v is None and none_ok:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise UnitrackError(f"common.{k}={v!r}: expected an integer ≥ {lo}" + (" or none" if none_ok else ""))
+    for sec_name, sec in (("common", cfg.common), (cfg.task, cfg.section)):
+        for f in dataclasses.fields(sec):
+            v = getattr(sec, f.name)
+            vals = v if isinstance(v, list) else [v]
+            for x in vals:
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise UnitrackError(f"{sec_name}.{f.name}={v!r}: expected finite numbers")
+    check = getattr(cfg.section, "validate", None)
+    if callable(check):
+        check()
 
 
 def config_to_json(cfg: Config) -> str:

@@ -4,7 +4,8 @@ Preprocessing is the published protocol's (§1.6): OpenCV reads BGR uint8, → R
 ``(x − mean) / std`` with the backbone's statistics. Features come back as float32 on
 ``self.device``. With ``cache_dir`` set, :meth:`FeatureExtractor.from_files` stores one file per frame
 keyed by (backbone fingerprint incl. weights sha256 and layer, frame path + mtime + size, input size,
-precision), so re-running a head with other parameters skips the backbone.
+precision), so re-running a head with other parameters skips the backbone. :func:`frame_features`
+iterates one sequence's frames at full resolution (the MOTS and PoseTrack heads).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from unitrack.utils import UnitrackError, resolve_device, sha256_json
+from unitrack.utils import UnitrackError, prefetch, resolve_device, sha256_json
 
 log = logging.getLogger("unitrack.features")
 
@@ -141,6 +142,11 @@ class FeatureExtractor:
                         y = self.backbone(b)
                 else:
                     y = self.backbone(b)
+                if not bool(torch.isfinite(y).all()):
+                    raise UnitrackError(
+                        f"backbone {getattr(getattr(self.backbone, 'spec', None), 'name', '?')!r} produced NaN or "
+                        f"infinite features for frames {i}..{i + b.shape[0] - 1} of this batch"
+                        + (" under mixed precision (try without --amp)" if self.amp_dtype is not None else ""))
                 outs.append(y.float().contiguous())
         if not outs:
             raise UnitrackError("no frames given")
@@ -183,11 +189,17 @@ class FeatureExtractor:
         for i, cp in enumerate(cpaths):
             if cp.is_file():
                 try:
-                    feats[i] = torch.load(cp, map_location="cpu", weights_only=True)
-                    self.cache_hits += 1
-                    continue
+                    f = torch.load(cp, map_location="cpu", weights_only=True)
                 except Exception as e:  # noqa: BLE001 - a corrupt cache entry is recomputed
                     log.warning("ignoring unreadable cache entry %s (%s)", cp, e)
+                else:
+                    if not isinstance(f, torch.Tensor) or not bool(torch.isfinite(f).all()):
+                        raise UnitrackError(f"feature cache entry {cp} (frame {paths[i]}) holds NaN or infinite "
+                                            "values or is not a tensor: delete it (or the cache folder "
+                                            f"{self.cache_dir}) to recompute")
+                    feats[i] = f
+                    self.cache_hits += 1
+                    continue
             todo.append(i)
         self.cache_misses += len(todo)
         if todo:
@@ -225,3 +237,38 @@ class FeatureExtractor:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tuple[tuple[int, int], Any]]:
+    """Yield ((H, W) of the frame, its C×h×w feature map on the extractor's device), frames batched.
+
+    Full resolution (§1.6: no resize for MOTS / PoseTrack). Decoding of the next batch overlaps with
+    the backbone on the current one; with a feature cache (``common.feature_cache``) cached frames
+    skip the backbone.
+    """
+    bs = max(1, int(batch_size))
+    chunks = [paths[i:i + bs] for i in range(0, len(paths), bs)]
+    if getattr(extractor, "cache_dir", None) is not None:
+        from PIL import Image
+
+        for chunk in chunks:
+            sizes = []
+            for p in chunk:
+                with Image.open(p) as im:
+                    sizes.append((im.height, im.width))
+            feats = extractor.from_files(chunk)
+            for k, hw in enumerate(sizes):
+                yield hw, feats[k]
+        return
+
+    def load(chunk: list[Path]):
+        rgbs = [read_rgb(p) for p in chunk]
+        shapes = {r.shape for r in rgbs}
+        if len(shapes) > 1:
+            raise UnitrackError(f"{chunk[0].parent}: frames of one sequence differ in size ({sorted(shapes)})")
+        return [r.shape[:2] for r in rgbs], extractor.normalize(rgbs)
+
+    for sizes, x in prefetch(chunks, load, depth=2):
+        feats = extractor(x)
+        for k, hw in enumerate(sizes):
+            yield hw, feats[k]

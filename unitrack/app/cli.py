@@ -131,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset root, if it moved since the evaluation (or for a bare prediction folder)")
     _add_common(p)
 
+    p = sub.add_parser("config", help="show a resolved config; write or check docs/config.md")
+    csub = p.add_subparsers(dest="action", metavar="ACTION")
+    c = csub.add_parser("show", help="print the resolved configuration of a task as YAML")
+    c.add_argument("--task", required=True, choices=task_names())
+    _add_config(c)
+    _add_common(c)
+    c = csub.add_parser("docs", help="write docs/config.md from the config classes (--check: exit 1 if stale)")
+    c.add_argument("--out", default="docs/config.md", help="output file (default docs/config.md)")
+    c.add_argument("--check", action="store_true", help="do not write; exit 1 when the file is out of date")
+    _add_common(c)
+
     p = sub.add_parser("backbones", help="list registered backbones")
     p.add_argument("--json", action="store_true")
     _add_common(p)
@@ -191,7 +202,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     sets = list(a.sets)
     if a.amp:
         sets.append("common.amp=true")
-    if a.max_sequences:
+    if a.max_sequences is not None:
         sets.append(f"common.max_sequences={a.max_sequences}")
     if a.feature_cache:
         sets.append(f"common.feature_cache={a.feature_cache}")
@@ -301,7 +312,8 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 
 
-APP_COMMANDS = ("sweep", "report", "correlate", "viz")  # subcommands whose module in unitrack.app has `cli(args)`
+APP_COMMANDS = ("sweep", "report", "correlate", "viz", "config")  # subcommands whose module in unitrack.app has `cli(args)`
+APP_MODULES = {"config": "configdoc"}  # command → module name where they differ
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,4 +348,4 @@ def _app_handler(command: str):
 
     if command not in APP_COMMANDS:
         raise UnitrackError(f"unknown command {command!r}")
-    return importlib.import_module(f"unitrack.app.{command}").cli
+    return importlib.import_module(f"unitrack.app.{APP_MODULES.get(command, command)}").cli

@@ -413,7 +413,7 @@ def run_sweep(cells: list[Cell], spec: SweepSpec | None = None, *, cell_fn: Cell
 
 def cli(args: argparse.Namespace) -> int:
     sets = list(args.sets)
-    if getattr(args, "max_sequences", None):
+    if getattr(args, "max_sequences", None) is not None:
         sets.append(f"common.max_sequences={args.max_sequences}")
     backbones = parse_backbones(args.backbones)
     tasks = parse_tasks(args.tasks)
