@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -36,6 +37,36 @@ def _add_config(p: argparse.ArgumentParser) -> None:
                    help="override one config value, e.g. --set vos.topk=20 (repeatable)")
 
 
+def _count(minimum: int):
+    """argparse type: an integer ≥ ``minimum`` (a clear usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {v}")
+        return v
+
+    return parse
+
+
+def _amount(positive: bool = False):
+    """argparse type: a finite number ≥ 0 (> 0 with ``positive``)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if positive else '≥'} 0, got {text}")
+        return v
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="unitrack",
@@ -61,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:<i>")
     p.add_argument("--amp", action="store_true", help="mixed precision for the backbone on GPU")
     p.add_argument("--head", help="the head of a task that has several (SOT: xcorr, the default, or dcf)")
-    p.add_argument("--max-sequences", type=int, help="only the first N sequences (quick look)")
+    p.add_argument("--max-sequences", type=_count(1), help="only the first N sequences (quick look)")
     p.add_argument("--feature-cache", metavar="DIR", help="cache backbone features on disk in DIR")
     p.add_argument("--force", action="store_true", help="recompute even if a result with this fingerprint exists")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -86,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'demo', one folder with a sub-folder per task, or 'sot=PATH,vos=PATH,...'")
     p.add_argument("--out", default="results")
     p.add_argument("--executor", default="local", choices=("local", "ray"))
-    p.add_argument("--workers", type=int, default=1, help="local executor: parallel processes (default 1)")
+    p.add_argument("--workers", type=_count(1), default=1, help="local executor: parallel processes (default 1)")
     p.add_argument("--address", help="ray executor: cluster address ('auto', 'ray://host:10001'); default: local")
-    p.add_argument("--cpus-per-cell", type=float, default=1, help="ray executor: CPUs reserved per cell")
-    p.add_argument("--gpus-per-cell", type=float, default=0, help="ray executor: GPUs reserved per cell")
-    p.add_argument("--max-sequences", type=int, help="only the first N sequences of every task (quick look)")
+    p.add_argument("--cpus-per-cell", type=_amount(positive=True), default=1, help="ray executor: CPUs reserved per cell")
+    p.add_argument("--gpus-per-cell", type=_amount(), default=0, help="ray executor: GPUs reserved per cell")
+    p.add_argument("--max-sequences", type=_count(1), help="only the first N sequences of every task (quick look)")
     p.add_argument("--force", action="store_true")
     p.add_argument("--device")
     _add_config(p)
@@ -109,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir", nargs="?")
     p.add_argument("--paper", action="store_true", help="use the published Tables 1–2 instead of RESULTS_DIR")
     p.add_argument("--probe", metavar="CSV", help="linear-probe top-1 figures (default: shipped table / registry)")
-    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% CIs")
+    p.add_argument("--bootstrap", type=_count(0), default=2000, help="bootstrap resamples for the 95%% CIs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write correlation.md/.json/.csv and scatter plots to this folder")
     _add_common(p)
@@ -121,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="mp4", choices=("mp4", "gif", "png"), help="mp4 (default), gif, or png frames")
     p.add_argument("--gt", choices=("none", "overlay", "side"),
                    help="ground truth: none, overlay or side (default: overlay for SOT, else none)")
-    p.add_argument("--max-frames", type=int, help="draw at most N frames")
-    p.add_argument("--stride", type=int, default=1, help="draw every N-th frame")
-    p.add_argument("--width", type=int, help="output width in pixels (default: native)")
-    p.add_argument("--fps", type=float, help="frame rate of the video (default: the dataset's)")
-    p.add_argument("--trail", type=int, default=10, help="frames of trail behind each track (0 = off)")
+    p.add_argument("--max-frames", type=_count(1), help="draw at most N frames")
+    p.add_argument("--stride", type=_count(1), default=1, help="draw every N-th frame")
+    p.add_argument("--width", type=_count(16), help="output width in pixels (default: native)")
+    p.add_argument("--fps", type=_amount(positive=True), help="frame rate of the video (default: the dataset's)")
+    p.add_argument("--trail", type=_count(0), default=10, help="frames of trail behind each track (0 = off)")
     p.add_argument("--no-errors", action="store_true", help="no error strip / error markers (association tasks)")
     p.add_argument("--task", help="task of a bare prediction folder (one without result.json)")
     p.add_argument("--data", help="dataset root, if it moved since the evaluation (or for a bare prediction folder)")
