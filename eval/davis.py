@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from unitrack.eval.formats import PALETTE_FLAT, list_frames, mask_palette, read_mask, write_mask  # noqa: F401
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
@@ -36,77 +37,11 @@ BOUND_TH = 0.008
 
 
 # ----------------------------------------------------------------------------------------------
-# palette, annotation I/O
+# palette, annotation I/O (unitrack.eval.formats.davis_png; names re-exported here)
 # ----------------------------------------------------------------------------------------------
 def davis_palette() -> list[int]:
-    """The DAVIS / PASCAL-VOC colour map (256 entries, flat RGB list): 0 black, 1 (128,0,0), 2 (0,128,0)…"""
-    pal = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
-
-
-def read_mask(path: str | Path, binarize: bool = False) -> np.ndarray:
-    """Read an indexed (palette or 8-bit grey) PNG as an H×W uint8 array of object ids.
-
-    RGB/RGBA masks are rejected (ids must come from palette indices, not colours). With
-    ``binarize`` every non-zero value becomes object 1 (DAVIS-2016 0/255 masks).
-    """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode in ("RGB", "RGBA", "LA", "CMYK", "YCbCr", "HSV"):
-                raise UnitrackError(
-                    f"{path}: {mode} image, expected an indexed (palette, mode P) or 8-bit grey PNG whose "
-                    "pixel values are object ids; convert colour masks to palette indices first"
-                )
-            arr = np.array(im)
-    except UnitrackError:
-        raise
-    except OSError as e:
-        raise UnitrackError(f"{path}: cannot read mask ({e})") from None
-    if arr.ndim != 2:
-        raise UnitrackError(f"{path}: expected a single-channel mask, got shape {arr.shape}")
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        if arr.min() < 0 or arr.max() > 255:
-            raise UnitrackError(f"{path}: mask values outside 0..255 (mode {mode})")
-        arr = arr.astype(np.uint8)
-    if binarize:
-        arr = (arr > 0).astype(np.uint8)
-    return arr
-
-
-def mask_palette(path: str | Path) -> list[int] | None:
-    """The palette of an indexed PNG (flat RGB list, 768 entries), or None."""
-    with Image.open(path) as im:
-        if im.mode != "P":
-            return None
-        pal = im.getpalette() or []
-    return (pal + [0] * 768)[:768]
-
-
-def write_mask(path: str | Path, ids: np.ndarray, palette: list[int] | None = None) -> None:
-    """Write H×W object ids as an indexed PNG with the DAVIS palette (what the official evaluation reads)."""
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise ValueError(f"write_mask: expected H×W ids, got {ids.shape}")
-    if ids.size and (ids.min() < 0 or ids.max() > 255):
-        raise ValueError("write_mask: ids must be in 0..255")
-    im = Image.fromarray(ids.astype(np.uint8), mode="P")
-    im.putpalette(palette or davis_palette())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im.save(path)
+    """The DAVIS / PASCAL-VOC colour map as a flat RGB list (256 entries, PIL's ``putpalette`` form)."""
+    return list(PALETTE_FLAT)
 
 
 def read_frame(path: str | Path) -> np.ndarray:
@@ -125,11 +60,6 @@ def _image_size(path: Path) -> tuple[int, int]:
     except OSError as e:
         raise UnitrackError(f"{path}: cannot read image ({e})") from None
     return h, w
-
-
-def _frame_key(p: Path):
-    s = p.stem
-    return (0, int(s), s) if s.isdigit() else (1, 0, s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,9 +180,7 @@ def _read_sequence(root: Path, img_dir: Path, ann_dir: Path, name: str, binarize
     fdir, adir = img_dir / name, ann_dir / name
     if not fdir.is_dir():
         raise UnitrackError(f"sequence {name}: frame folder {fdir} does not exist")
-    frames = sorted([p for p in fdir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")], key=_frame_key)
-    if not frames:
-        raise UnitrackError(f"sequence {name}: no frames (*.jpg) in {fdir}")
+    frames = list_frames(fdir, numbered=False)
     anns = {p.stem: p for p in adir.glob("*.png")} if adir.is_dir() else {}
     stems = [p.stem for p in frames]
     if stems[0] not in anns:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unitrack.eval.formats import list_frames
 from unitrack.utils import UnitrackError
 
 log = logging.getLogger("unitrack")
@@ -48,11 +49,6 @@ class JhmdbVideo:
 
     def __len__(self) -> int:
         return len(self.frames)
-
-
-def _frame_key(p: Path):
-    s = p.stem
-    return (0, int(s), s) if s.isdigit() else (1, 0, s)
 
 
 def read_joint_positions(mat: str | Path) -> np.ndarray:
@@ -112,9 +108,7 @@ def read_jhmdb(root: str | Path, split_file: str | Path = "split.txt") -> list[J
     for idx, (mat, folder) in enumerate(read_split(sf)):
         if not folder.is_dir():
             raise UnitrackError(f"{sf}: line {idx + 1}: frame folder {folder} does not exist")
-        frames = sorted(folder.glob("*.png"), key=_frame_key)
-        if not frames:
-            raise UnitrackError(f"{folder}: no frames (*.png)")
+        frames = list_frames(folder, (".png",), numbered=False)
         pos = read_joint_positions(mat)
         T = pos.shape[2]
         if T != len(frames):

@@ -31,7 +31,6 @@ Documented handling of imperfect input (each warning is logged once per file, wi
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import io
 import logging
@@ -43,13 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.eval.formats import IMAGE_EXTS, list_frames, read_mot_txt, read_seqinfo
 from unitrack.utils import UnitrackError, atomic_write_text
 
 log = logging.getLogger("unitrack")
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
-DET_COLUMNS = (7, 10)
 #: metrics reported per sequence and combined; ratios are fractions in [0, 1] as TrackEval gives them
 METRIC_KEYS = ("IDF1", "HOTA", "MOTA", "IDSW", "FP", "FN", "DetA", "AssA", "LocA", "MOTP", "IDP", "IDR",
                "MT", "ML", "Frag", "GT_IDs", "IDs")
@@ -82,20 +80,6 @@ class MOTSequence:
         return max(self.num_frames, self.declared_length or 0)
 
 
-def read_seqinfo(path: Path) -> dict[str, str]:
-    """The ``[Sequence]`` section of a ``seqinfo.ini`` (empty dict when the file is absent)."""
-    if not path.is_file():
-        return {}
-    cp = configparser.ConfigParser()
-    try:
-        cp.read_string(path.read_text())
-    except (configparser.Error, UnicodeDecodeError) as e:
-        raise UnitrackError(f"{path}: not a valid seqinfo.ini ({e})") from None
-    if "Sequence" not in cp:
-        raise UnitrackError(f"{path}: no [Sequence] section")
-    return dict(cp["Sequence"])
-
-
 def _int_field(info: dict, key: str, path: Path) -> int | None:
     if key.lower() not in info:
         return None
@@ -107,30 +91,6 @@ def _int_field(info: dict, key: str, path: Path) -> int | None:
     if not f.is_integer() or f < 0:
         raise UnitrackError(f"{path}: {key}={v!r}: expected a non-negative integer")
     return int(f)
-
-
-def list_frames(folder: Path, ext: str | None = None) -> list[Path]:
-    """Images of ``folder`` named by frame number, sorted; they must be frames 1…n without gaps."""
-    if not folder.is_dir():
-        return []
-    exts = (ext.lower(),) if ext else IMAGE_EXTS
-    files = [p for p in folder.iterdir() if p.suffix.lower() in exts and not p.name.startswith(".")]
-    if not files and ext:
-        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")]
-    nums = []
-    for p in files:
-        if not p.stem.isdigit():
-            raise UnitrackError(f"{p}: image names in {folder} must be frame numbers (000001{p.suffix} …)")
-        nums.append(int(p.stem))
-    order = np.argsort(nums, kind="stable")
-    files = [files[i] for i in order]
-    nums = sorted(nums)
-    if nums and nums != list(range(1, len(nums) + 1)):
-        missing = sorted(set(range(1, nums[-1] + 1)) - set(nums))[:5]
-        dup = len(nums) != len(set(nums))
-        what = "duplicate frame numbers" if dup else f"frames {nums[0]}…{nums[-1]} with gaps (missing {missing})"
-        raise UnitrackError(f"{folder}: expected images numbered 1…{len(nums)} without gaps, found {what}")
-    return files
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
@@ -146,10 +106,13 @@ def load_sequence(folder: Path) -> MOTSequence:
     """Read one sequence folder, checking ``seqinfo.ini`` against the images that are really there."""
     folder = Path(folder)
     ini = folder / "seqinfo.ini"
-    info = {k.lower(): v for k, v in read_seqinfo(ini).items()}
+    info = read_seqinfo(ini)
     warns: list[str] = []
     im_dir = folder / info.get("imdir", "img1")
-    images = list_frames(im_dir, info.get("imext"))
+    ext = info.get("imext")  # images must be frames 1…n without gaps; other extensions when none has imExt
+    images = list_frames(im_dir, (ext,) if ext else IMAGE_EXTS, first=1, required=False)
+    if not images and ext:
+        images = list_frames(im_dir, first=1, required=False)
     declared = _int_field(info, "seqLength", ini)
     W, H = _int_field(info, "imWidth", ini), _int_field(info, "imHeight", ini)
     fr = info.get("framerate")
@@ -231,55 +194,6 @@ def find_sequences(root: str | Path, split: str = "train", need_images: bool = F
 def _max_frame(path: Path) -> int:
     rows, _ = read_mot_txt(path, "gt")
     return int(rows[:, 0].max()) if len(rows) else 0
-
-
-def read_mot_txt(path: str | Path, kind: str, columns: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a MOTChallenge txt → ``(rows (R, K) float64, 1-based line number of each row)``.
-
-    ``kind`` ∈ gt | det | pred sets the accepted column counts (gt/pred 6–10, det 7 or 10) unless
-    ``columns`` is given. Every row must have the same count; frames must be integers ≥ 1. Empty
-    lines are skipped. Errors name the file and line.
-    """
-    path = Path(path)
-    allowed = tuple(columns) if columns else (DET_COLUMNS if kind == "det" else tuple(range(6, 11)))
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise UnitrackError(f"{path}: not a text file") from None
-    except OSError as e:
-        raise UnitrackError(f"{path}: cannot read ({e.strerror})") from None
-    lines = text.splitlines()
-    idx = [i for i, ln in enumerate(lines) if ln.strip()]
-    if not idx:
-        return np.zeros((0, allowed[-1])), np.zeros(0, dtype=np.int64)
-    rows = [lines[i].replace(" ", "").rstrip(",").split(",") for i in idx]
-    counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    first = counts[0]
-    bad = np.flatnonzero((counts != first) | ~np.isin(counts, allowed))
-    if len(bad):
-        k = int(bad[0])
-        exp = " or ".join(map(str, allowed)) if len(allowed) <= 2 else f"{allowed[0]}–{allowed[-1]}"
-        extra = "" if counts[k] in allowed else f"; expected {exp} columns for a {kind} file"
-        raise UnitrackError(f"{path}:{idx[k] + 1}: {counts[k]} comma-separated columns (line 1 of the data has "
-                            f"{first}){extra}: {lines[idx[k]].strip()[:80]!r}")
-    try:
-        arr = np.array(rows, dtype=np.float64)
-    except ValueError:
-        for k, r in enumerate(rows):
-            try:
-                [float(x) for x in r]
-            except ValueError:
-                raise UnitrackError(f"{path}:{idx[k] + 1}: not a number in {lines[idx[k]].strip()[:80]!r}") from None
-        raise
-    if not np.isfinite(arr).all():
-        k = int(np.flatnonzero(~np.isfinite(arr).all(1))[0])
-        raise UnitrackError(f"{path}:{idx[k] + 1}: NaN or infinite value in {lines[idx[k]].strip()[:80]!r}")
-    fr = arr[:, 0]
-    badf = np.flatnonzero((fr < 1) | (fr != np.round(fr)))
-    if len(badf):
-        k = int(badf[0])
-        raise UnitrackError(f"{path}:{idx[k] + 1}: frame {lines[idx[k]].split(',')[0]!r} — frames are integers ≥ 1")
-    return arr, np.asarray(idx, dtype=np.int64) + 1
 
 
 def _check_unique_ids(rows: np.ndarray, lines: np.ndarray, path: Path) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.eval.formats import IMAGE_EXTS, frame_number, list_frames
 from unitrack.utils import UnitrackError, atomic_write_text
 
 log = logging.getLogger("unitrack")
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 SUCCESS_THRESHOLDS = np.arange(0, 1.05, 0.05)  # 21 values 0, 0.05, …, 1.0 (pysot)
 PRECISION_THRESHOLDS = np.arange(0, 51, 1)  # pixels
 NORM_PRECISION_THRESHOLDS = np.arange(0, 51, 1) / 100.0
@@ -133,19 +133,11 @@ def valid_box(box: np.ndarray) -> bool:
 # ------------------------------------------------------------------------------------------------- readers
 
 def _images_in(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    return list_frames(folder, numbered=False, required=False)
 
 
 def _numbered(images: list[Path]) -> dict[int, Path]:
-    out = {}
-    for p in images:
-        try:
-            out[int(p.stem)] = p
-        except ValueError:
-            continue
-    return out
+    return {n: p for p in images if (n := frame_number(p)) is not None}
 
 
 def _otb_gt_files(seq_dir: Path) -> list[tuple[str, Path]]:
