@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from unitrack.eval.base import Sequence
 from unitrack.eval.formats import PALETTE_FLAT, list_frames, mask_palette, read_mask, write_mask  # noqa: F401
 from unitrack.utils import UnitrackError, progress
 
@@ -65,19 +66,38 @@ def _image_size(path: Path) -> tuple[int, int]:
 # ----------------------------------------------------------------------------------------------
 # dataset
 # ----------------------------------------------------------------------------------------------
-@dataclass
-class DavisSequence:
-    """One DAVIS video: frames, per-frame annotation paths (None where not annotated), size."""
+@dataclass(init=False)
+class DavisSequence(Sequence):
+    """One DAVIS video: frames, per-frame annotation paths (None where not annotated), size.
+
+    The constructor keeps its order ``(name, frames, annotations, size, binarize, palette)``, which a
+    generated dataclass ``__init__`` cannot (the base's fields come first), hence the explicit one.
+    """
 
     name: str
     frames: list[Path]
-    annotations: list[Path | None]
     size: tuple[int, int]  # (H, W)
+    annotations: list[Path | None]
     binarize: bool = False  # DAVIS-2016 semantics: every non-zero pixel is object 1
     palette: list[int] | None = field(default=None, repr=False)
 
-    def __len__(self) -> int:
-        return len(self.frames)
+    def __init__(self, name: str, frames: list[Path], annotations: list[Path | None], size: tuple[int, int],
+                 binarize: bool = False, palette: list[int] | None = None) -> None:
+        super().__init__(name=name, frames=frames, size=size)
+        self.annotations, self.binarize, self.palette = annotations, binarize, palette
+
+    def validate(self) -> None:
+        """Every frame and annotation has the size of the first frame (read from the file headers)."""
+        size, frames = self.size, self.frames
+        for p in frames[1:]:
+            s = _image_size(p)
+            if s != size:
+                raise UnitrackError(f"{p}: frame is {s[1]}x{s[0]}, first frame {frames[0].name} is {size[1]}x{size[0]}")
+        for p in self.annotations:
+            if p is not None:
+                s = _image_size(p)
+                if s != size:
+                    raise UnitrackError(f"{p}: annotation is {s[1]}x{s[0]}, frames are {size[1]}x{size[0]}")
 
     @property
     def frame_names(self) -> list[str]:
@@ -195,17 +215,9 @@ def _read_sequence(root: Path, img_dir: Path, ann_dir: Path, name: str, binarize
         missing = [s for s, a in zip(stems, annotations) if a is None]
         log.warning("sequence %s: %d of %d frames annotated (missing e.g. %s); it can be run but not scored",
                     name, n_ann, len(frames), adir / (missing[0] + ".png"))
-    size = _image_size(frames[0])
-    for p in frames[1:]:
-        s = _image_size(p)
-        if s != size:
-            raise UnitrackError(f"{p}: frame is {s[1]}x{s[0]}, first frame {frames[0].name} is {size[1]}x{size[0]}")
-    for p in annotations:
-        if p is not None:
-            s = _image_size(p)
-            if s != size:
-                raise UnitrackError(f"{p}: annotation is {s[1]}x{s[0]}, frames are {size[1]}x{size[0]}")
-    seq = DavisSequence(name=name, frames=frames, annotations=annotations, size=size, binarize=binarize)
+    seq = DavisSequence(name=name, frames=frames, annotations=annotations, size=_image_size(frames[0]),
+                        binarize=binarize)
+    seq.validate()
     seq.palette = mask_palette(annotations[0])
     return seq
 

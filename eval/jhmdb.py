@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unitrack.eval.base import Sequence
 from unitrack.eval.formats import list_frames
 from unitrack.utils import UnitrackError
 
@@ -36,19 +37,25 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-@dataclass
-class JhmdbVideo:
-    """One JHMDB clip: frames, ground-truth joints (2×J×T, 0-based image coordinates) and size (H, W)."""
+@dataclass(init=False)
+class JhmdbVideo(Sequence):
+    """One JHMDB clip: frames, ground-truth joints (2×J×T, 0-based image coordinates) and size (H, W).
+
+    The constructor keeps its order ``(name, index, mat, frames, joints, size)`` (explicit: a generated
+    dataclass ``__init__`` would put the base's ``frames`` and ``size`` first).
+    """
 
     name: str
+    frames: list[Path]
+    size: tuple[int, int]
     index: int  # position in the split file (names the reference's <index>.dat)
     mat: Path
-    frames: list[Path]
     joints: np.ndarray
-    size: tuple[int, int]
 
-    def __len__(self) -> int:
-        return len(self.frames)
+    def __init__(self, name: str, index: int, mat: Path, frames: list[Path], joints: np.ndarray,
+                 size: tuple[int, int]) -> None:
+        super().__init__(name=name, frames=frames, size=size)
+        self.index, self.mat, self.joints = index, mat, joints
 
 
 def read_joint_positions(mat: str | Path) -> np.ndarray:

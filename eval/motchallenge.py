@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.eval.base import Sequence as _Sequence
 from unitrack.eval.formats import IMAGE_EXTS, list_frames, read_mot_txt, read_seqinfo
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -58,13 +59,18 @@ METRIC_KEYS = ("IDF1", "HOTA", "MOTA", "IDSW", "FP", "FN", "DetA", "AssA", "LocA
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class MOTSequence:
-    """One MOTChallenge sequence as found on disk (frames = the images present, when there are any)."""
+@dataclass(init=False)
+class MOTSequence(_Sequence):
+    """One MOTChallenge sequence as found on disk (frames = the images present, when there are any).
+
+    ``images`` is the historical name of ``frames`` (the same list); ``size`` is ``(height, width)`` when
+    both are known. The constructor keeps its keywords and order (``name, path, images, …``).
+    """
 
     name: str
+    frames: list[Path]
+    size: tuple[int, int] | None
     path: Path
-    images: list[Path]
     num_frames: int  # frames tracked and scored: images present, else seqinfo seqLength, else GT extent
     declared_length: int | None  # seqinfo.ini seqLength (may be larger: the mot17-mini trap)
     frame_rate: float
@@ -73,6 +79,23 @@ class MOTSequence:
     gt_file: Path | None
     det_file: Path | None
     warnings: list[str] = field(default_factory=list)
+
+    def __init__(self, name: str, path: Path, images: list[Path], num_frames: int, declared_length: int | None,
+                 frame_rate: float, width: int | None, height: int | None, gt_file: Path | None,
+                 det_file: Path | None, warnings: list[str] | None = None) -> None:
+        super().__init__(name=name, frames=images,
+                         size=(height, width) if height is not None and width is not None else None)
+        self.path, self.num_frames, self.declared_length, self.frame_rate = path, num_frames, declared_length, frame_rate
+        self.width, self.height, self.gt_file, self.det_file = width, height, gt_file, det_file
+        self.warnings = [] if warnings is None else warnings
+
+    @property
+    def images(self) -> list[Path]:
+        return self.frames
+
+    @images.setter
+    def images(self, value: list[Path]) -> None:
+        self.frames = value
 
     @property
     def max_frame(self) -> int:

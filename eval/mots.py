@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.eval.base import Sequence as _Sequence
 from unitrack.eval.formats import MOTSRow, list_frames, read_mots_txt, read_seqinfo, rle_counts_error  # noqa: F401
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -121,13 +122,18 @@ def write_mots_txt(path: str | Path, frames: Mapping[int, tuple[Sequence[int], n
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class MOTSSequence:
-    """One MOTS sequence on disk: frames, size, frame rate and where its GT / observations live."""
+@dataclass(init=False)
+class MOTSSequence(_Sequence):
+    """One MOTS sequence on disk: frames, size, frame rate and where its GT / observations live.
+
+    ``size`` is ``(height, width)`` when both are known (0 = unknown). The constructor keeps its order
+    ``(name, folder, frames, height, width, fps, length, gt_path, det_path, extra)``.
+    """
 
     name: str
-    folder: Path
     frames: list[Path]
+    size: tuple[int, int] | None
+    folder: Path
     height: int
     width: int
     fps: float
@@ -135,6 +141,13 @@ class MOTSSequence:
     gt_path: Path | None
     det_path: Path | None
     extra: dict = field(default_factory=dict)
+
+    def __init__(self, name: str, folder: Path, frames: list[Path], height: int, width: int, fps: float,
+                 length: int, gt_path: Path | None, det_path: Path | None, extra: dict | None = None) -> None:
+        super().__init__(name=name, frames=frames, size=(height, width) if height and width else None)
+        self.folder, self.height, self.width, self.fps, self.length = folder, height, width, fps, length
+        self.gt_path, self.det_path = gt_path, det_path
+        self.extra = {} if extra is None else extra
 
 
 def split_folder(root: Path, split: str) -> Path:

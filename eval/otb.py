@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.eval.base import Sequence
 from unitrack.eval.formats import IMAGE_EXTS, frame_number, list_frames
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -47,8 +48,12 @@ OTB_FRAME_RANGES: dict[str, tuple[int, int]] = {
 
 
 @dataclass
-class SOTSequence:
-    """One single-object sequence: frames, ground truth boxes (x, y, w, h per frame), provenance."""
+class SOTSequence(Sequence):
+    """One single-object sequence: frames, ground truth boxes (x, y, w, h per frame), provenance.
+
+    Constructor as before: ``(name, frames, gt, gt_file, gt_first_line, start_frame, evaluable, attrs)``;
+    the base's ``size`` (unknown to these readers) is keyword-only.
+    """
 
     name: str
     frames: list[Path]
@@ -58,13 +63,21 @@ class SOTSequence:
     start_frame: int = 1
     evaluable: bool = True  # False when only the first frame is annotated (GOT-10k test)
     attrs: list[str] = field(default_factory=list)
+    size: tuple[int, int] | None = field(default=None, kw_only=True)
 
     @property
     def init_box(self) -> np.ndarray:
         return self.gt[0]
 
-    def __len__(self) -> int:
-        return len(self.frames)
+    def validate(self) -> None:
+        """Single-object tracking needs ground truth whose first box is valid (finite, w, h > 0)."""
+        if len(self.gt) == 0:
+            raise UnitrackError(f"{self.gt_file}: no ground-truth rows (expected x,y,w,h per frame)")
+        if not valid_box(self.gt[0]):
+            raise UnitrackError(
+                f"{self.gt_file}:{self.gt_first_line}: the first-frame box {self.gt[0].tolist()} has zero/negative "
+                f"size or is not a number; single-object tracking needs a valid initial box x,y,w,h with w,h > 0"
+            )
 
 
 # ------------------------------------------------------------------------------------------------- parsing
@@ -213,13 +226,7 @@ def _like(example: Path, k: int) -> str:
 
 
 def _check_first(seq: SOTSequence) -> SOTSequence:
-    if len(seq.gt) == 0:
-        raise UnitrackError(f"{seq.gt_file}: no ground-truth rows (expected x,y,w,h per frame)")
-    if not valid_box(seq.gt[0]):
-        raise UnitrackError(
-            f"{seq.gt_file}:{seq.gt_first_line}: the first-frame box {seq.gt[0].tolist()} has zero/negative size "
-            f"or is not a number; single-object tracking needs a valid initial box x,y,w,h with w,h > 0"
-        )
+    seq.validate()
     return seq
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from unitrack.eval.base import Sequence
 from unitrack.utils import UnitrackError
 
 NUM_JOINTS = 15
@@ -80,16 +81,23 @@ class PTFrame:
     image_id: int | None = None
 
 
-@dataclass
-class PTVideo:
+@dataclass(init=False)
+class PTVideo(Sequence):
+    """One PoseTrack video file as a :class:`~unitrack.eval.base.Sequence` named after the file.
+
+    Its ``frames`` are the file's frames (:class:`PTFrame`, in order), not image paths: each names its
+    image relative to the dataset root (:func:`unitrack.eval.posetrack.image_root` finds that root).
+    The constructor keeps its order ``(path, fmt, frames, raw)``; ``name`` is the file stem.
+    """
+
     path: Path
     fmt: str  # "2018" | "2017"
     frames: list[PTFrame]
     raw: dict  # the parsed JSON, kept for writing results in the same structure
 
-    @property
-    def name(self) -> str:
-        return self.path.stem
+    def __init__(self, path: Path, fmt: str, frames: list[PTFrame], raw: dict) -> None:
+        super().__init__(name=path.stem, frames=frames)
+        self.path, self.fmt, self.raw = path, fmt, raw
 
 
 def _num(v: Any, where: str, what: str) -> float:
