@@ -200,11 +200,12 @@ def remove_stale_temp_dirs(final: str | Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
+def atomic_dir(final: str | Path, lock: bool = True) -> Iterator[Path]:
     """Yield a temporary directory next to `final`; on success it replaces `final` in one rename.
 
     The commit runs under a lock beside ``final``, so concurrent writers of one folder never collide; the
-    last one wins. Temp folders of dead processes of this host are removed first.
+    last one wins (``lock=False``: no lock file, for outputs such as drawn frames where a concurrent
+    writer may simply fail). Temp folders of dead processes of this host are removed first.
     """
     final = Path(final)
     try:
@@ -225,7 +226,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
-        with file_lock(final.parent / f".{final.name}.lock"):
+        with file_lock(final.parent / f".{final.name}.lock") if lock else contextlib.nullcontext():
             if final.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_host_tag()}.", suffix=".tmp",
                                             dir=final.parent))
@@ -236,6 +237,24 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
                 os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `final` (same suffix) for a writer that needs a file name (video and
+    image encoders); on success the file gets the usual umask permissions and replaces `final`."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
