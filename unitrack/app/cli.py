@@ -120,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_count(1), default=1, help="local executor: parallel processes (default 1)")
     p.add_argument("--address", help="ray executor: cluster address ('auto', 'ray://host:10001'); default: local")
     p.add_argument("--cpus-per-cell", type=_amount(positive=True), default=1, help="ray executor: CPUs reserved per cell")
-    p.add_argument("--gpus-per-cell", type=_amount(), default=0, help="ray executor: GPUs reserved per cell")
+    p.add_argument("--gpus-per-cell", type=_amount(), default=0,
+                   help="ray executor: GPUs reserved per cell (fractions share a GPU, e.g. 0.25)")
+    p.add_argument("--retries", type=_count(0), default=2,
+                   help="ray executor: resubmissions of a cell whose worker or node died (default 2)")
     p.add_argument("--max-sequences", type=_count(1), help="only the first N sequences of every task (quick look)")
     p.add_argument("--force", action="store_true")
     p.add_argument("--device")

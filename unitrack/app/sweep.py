@@ -11,10 +11,12 @@ Executors:
 * ``local`` with ``--workers 1``: cells run one after the other in this process;
 * ``local`` with ``--workers N``: a process pool (spawned processes, torch threads split between them);
 * ``ray``: one Ray task per cell (``pip install 'unitrack[ray]'``); ``--address`` joins a running
-  cluster (``auto`` or ``ray://host:10001``), otherwise Ray starts on this machine. ``--data`` and
-  ``--out`` must then be paths every node sees (a shared file system).
+  cluster (``auto`` or ``ray://host:10001``), otherwise Ray starts on this machine. No shared file
+  system is needed: the driver owns the results store (see :func:`_iter_ray`).
 
-A worker sends back only the cell's status, result path and error message, never tensors or results.
+Local workers send back only the cell's status, result path and error message. Ray workers send back
+the packed result folder (``result.json`` plus the benchmark-format predictions) through Ray's object
+store, and the driver commits it atomically into ``--out``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class SweepSpec:
     device: str | None = None
     force: bool = False
     log_level: int = logging.WARNING  # logging level inside worker processes
+    config_text: str | None = None  # the --config YAML's content (Ray workers get it instead of a path)
 
 
 @dataclass
@@ -72,6 +75,8 @@ class CellOutcome:
     path: str | None = None
     message: str = ""
     seconds: float = 0.0
+    node: str = ""  # where it ran (Ray: host/node id); "" = this process
+    attempts: int = 1  # > 1: resubmitted after a worker or node was lost
 
 
 @dataclass
@@ -87,6 +92,20 @@ class SweepReport:
     def failed(self) -> list[CellOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
 
+    def per_node(self) -> dict[str, int]:
+        """Finished cells per node (Ray executor)."""
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.node:
+                out[o.node] = out.get(o.node, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"wall_s": round(self.wall_s, 3), "interrupted": self.interrupted,
+                "cells": [{"cell": o.cell.label, "status": o.status, "path": o.path, "node": o.node or "local",
+                           "seconds": round(o.seconds, 3), "attempts": o.attempts, "message": o.message}
+                          for o in self.outcomes]}
+
     def summary(self, total: int | None = None) -> str:
         total = total if total is not None else len(self.outcomes)
         head = (f"sweep: {len(self.outcomes)}/{total} cells finished — {self.count('computed')} computed, "
@@ -94,6 +113,15 @@ class SweepReport:
         if self.interrupted:
             head += "; interrupted: run the same command again to finish the missing cells"
         lines = [head]
+        if any(o.node for o in self.outcomes):
+            lines.append("where the cells ran:")
+            for node, n in sorted(self.per_node().items()):
+                secs = sum(o.seconds for o in self.outcomes if o.node == node)
+                lines.append(f"  {node}: {n} cell(s), {secs:.1f} s")
+            retried = [o for o in self.outcomes if o.attempts > 1]
+            if retried:
+                lines.append("resubmitted after a lost worker or node: "
+                             + ", ".join(f"{o.cell.label} (attempt {o.attempts})" for o in retried))
         if self.failed:
             lines.append("failed cells:")
             lines += [f"  {o.cell.label}: {o.message}" for o in self.failed]
@@ -202,6 +230,15 @@ def task_data(task: str, data: dict[str, str] | str) -> str:
     return str(root.resolve())
 
 
+def raw_task_data(task: str, data: dict[str, str] | str) -> str:
+    """The --data of one task as the user gave it (the task's entry of a mapping, or the one value)."""
+    if isinstance(data, dict):
+        if task not in data:
+            raise UnitrackError(f"--data has no entry for task {task!r} (give '{task}=PATH')")
+        return data[task]
+    return data
+
+
 def _demo_subdir(task: str) -> str:
     from unitrack.tasks import get_spec
 
@@ -212,14 +249,19 @@ def _demo_subdir(task: str) -> str:
 
 
 def expand_cells(backbones: Sequence[str | tuple[str, str | None]], tasks: Sequence[tuple[str, str | None]],
-                 layers: Sequence[int | None], data: dict[str, str] | str = "demo") -> list[Cell]:
-    """Every (backbone, task[:head], layer) combination, backbone-major, with each task's data path."""
+                 layers: Sequence[int | None], data: dict[str, str] | str = "demo",
+                 resolve: bool = True) -> list[Cell]:
+    """Every (backbone, task[:head], layer) combination, backbone-major, with each task's data path.
+
+    ``resolve=False`` keeps each task's ``--data`` as given, to be resolved where the cell runs (a Ray
+    worker node has its own file system).
+    """
     cells = []
     seen = set()
     for bb in backbones:
         name, weights = (bb, None) if isinstance(bb, str) else bb
         for task, head in tasks:
-            d = task_data(task, data)
+            d = task_data(task, data) if resolve else raw_task_data(task, data)
             for layer in layers:
                 c = Cell(name, task, layer, head, d, weights)
                 if c not in seen:
@@ -251,15 +293,20 @@ def sets_for(task: str, sets: Iterable[str]) -> list[str]:
     return [s for s in sets if s.split("=", 1)[0].split(".", 1)[0] in ("common", task)]
 
 
+def _cell_kwargs(cell: Cell, spec: SweepSpec) -> dict[str, Any]:
+    from unitrack.tasks import get_spec
+
+    kw: dict[str, Any] = {get_spec(cell.task).variant_key: cell.head} if cell.head else {}
+    kw.update(layer=cell.layer, weights=cell.weights, config=spec.config, sets=sets_for(cell.task, spec.sets),
+              device=spec.device)
+    return kw
+
+
 def evaluate_cell(cell: Cell, spec: SweepSpec):
     """The default cell function: one stored (or reused) evaluation."""
     from unitrack.api import evaluate
-    from unitrack.tasks import get_spec
 
-    kw = {get_spec(cell.task).variant_key: cell.head} if cell.head else {}
-    return evaluate(cell.task, cell.backbone, cell.data, layer=cell.layer, weights=cell.weights, out=spec.out,
-                    config=spec.config, sets=sets_for(cell.task, spec.sets), device=spec.device, force=spec.force,
-                    **kw)
+    return evaluate(cell.task, cell.backbone, cell.data, out=spec.out, force=spec.force, **_cell_kwargs(cell, spec))
 
 
 def run_cell(cell_fn: CellFn, cell: Cell, spec: SweepSpec) -> CellOutcome:
@@ -333,12 +380,154 @@ def _iter_pool(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, workers: int
     ex.shutdown(wait=True)
 
 
-def _iter_ray(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, address: str | None, cpus_per_cell: float,
-              gpus_per_cell: float) -> Iterable[CellOutcome]:
+# --- Ray: the driver owns the store; workers compute into node-local scratch and send the folder back
+
+RAY_SYSTEM_RETRIES = 2  # resubmissions of a cell whose worker or node died
+
+
+def _node_identity() -> dict[str, str]:
+    import socket
+
+    info = {"host": socket.gethostname(), "node": "local"}
     try:
         import ray
+
+        if ray.is_initialized():
+            info["node"] = ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 — identity is informational
+        pass
+    return info
+
+
+def worker_data_path(raw: str) -> str:
+    """Resolve a cell's --data on the node that runs it.
+
+    ``demo`` is generated on the node (deterministically, so every node fingerprints it alike). A relative
+    path is taken below ``$UNITRACK_DATA`` when that is set on the node, else below its working directory.
+    """
+    if raw == "demo":
+        return raw
+    p = Path(raw).expanduser()
+    base = os.environ.get("UNITRACK_DATA")
+    if not p.is_absolute() and base:
+        p = Path(base).expanduser() / p
+    if not p.exists():
+        who = _node_identity()
+        raise UnitrackError(f"node {who['host']} ({who['node'][:12]}): data folder {p} not found"
+                            + (f" (UNITRACK_DATA={base})" if base else " (set UNITRACK_DATA on the node, or give "
+                               "a path that exists on every node)"))
+    return str(p)
+
+
+def _scratch_root() -> Path:
+    import tempfile
+
+    root = Path(os.environ.get("UNITRACK_SCRATCH") or Path(tempfile.gettempdir()) / "unitrack-scratch")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _pack_folder(folder: Path) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=3) as tar:
+        for f in sorted(folder.rglob("*")):
+            tar.add(f, arcname=f.relative_to(folder).as_posix(), recursive=False)
+    return buf.getvalue()
+
+
+def compute_cell_payload(cell: Cell, spec: SweepSpec, keys: dict[str, str]) -> dict[str, Any]:
+    """Runs on a Ray worker. Plans the cell (fingerprint); when the driver's store (``keys``: relative folder →
+    stored fingerprint key) already holds that key for the cell's folder, answers 'reused'; else computes the
+    cell into node-local scratch space and returns the packed result folder.
+
+    Never touches the driver's ``--out`` (it is not even sent). Exceptions become a 'failed' payload.
+    """
+    import shutil
+    import tempfile
+
+    from unitrack.api import execute, plan
+    from unitrack.utils import setup_logging
+
+    setup_logging(0 if spec.log_level <= logging.INFO else -1)
+    who = _node_identity()
+    t0 = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="cell-", dir=_scratch_root()))
+    base = {"node": who["node"], "host": who["host"], "scratch": str(scratch.parent)}
+    try:
+        config = None
+        if spec.config_text is not None:
+            config = scratch / "config.yaml"
+            config.write_text(spec.config_text)
+        kw = _cell_kwargs(cell, replace(spec, config=str(config) if config else None))
+        p = plan(cell.task, cell.backbone, worker_data_path(cell.data), **kw)
+        if keys.get(p.rel.as_posix()) == p.key and not spec.force:
+            return {**base, "status": "reused", "rel": p.rel.as_posix(), "key": p.key,
+                    "seconds": time.perf_counter() - t0}
+        out = scratch / "out"
+        result = execute(p, out)
+        return {**base, "status": "computed", "rel": p.rel.as_posix(), "key": p.key,
+                "archive": _pack_folder(Path(result.path)), "seconds": time.perf_counter() - t0}
+    except Exception as e:  # noqa: BLE001 — a failing cell must not stop the others
+        log.debug("cell %s failed:\n%s", cell.label, traceback.format_exc())
+        msg = str(e) if isinstance(e, UnitrackError) else f"{type(e).__name__}: {e}"
+        return {**base, "status": "failed", "message": msg, "seconds": time.perf_counter() - t0}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def commit_payload(out: str | Path, payload: dict[str, Any]) -> Path:
+    """Unpack a computed cell's folder into the driver's store, atomically (temp folder + rename, locked)."""
+    import io
+    import tarfile
+
+    from unitrack.utils import atomic_dir
+
+    rel = Path(payload["rel"])
+    if rel.is_absolute() or ".." in rel.parts or len(rel.parts) != 3:
+        raise UnitrackError(f"worker sent an invalid result folder {payload['rel']!r}")
+    final = Path(out) / rel
+    with atomic_dir(final) as tmp:
+        with tarfile.open(fileobj=io.BytesIO(payload["archive"]), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        if not (tmp / "result.json").is_file():
+            raise UnitrackError(f"worker's result for {rel} has no result.json")
+    return final
+
+
+def stored_keys(out: str | Path) -> dict[str, str]:
+    """``{relative folder: fingerprint key}`` of every readable result in the driver's store."""
+    import json
+
+    out = Path(out)
+    keys = {}
+    if not out.is_dir():
+        return keys
+    for rf in out.glob("*/*/*/result.json"):
+        if any(part.startswith(".") for part in rf.relative_to(out).parts):
+            continue
+        try:
+            keys[rf.parent.relative_to(out).as_posix()] = json.loads(rf.read_text())["fingerprint"]["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return keys
+
+
+def _iter_ray(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, address: str | None, cpus_per_cell: float,
+              gpus_per_cell: float, retries: int = RAY_SYSTEM_RETRIES,
+              on_event: Callable[[str, dict], None] | None = None) -> Iterable[CellOutcome]:
+    """Cells as Ray tasks. The driver holds the store: each task gets the key stored for its folder (if any)
+    and either answers 'reused' or returns its packed result folder, which the driver commits. A task lost to
+    a dead worker or node is resubmitted (Ray schedules it on a live node) up to ``retries`` times."""
+    try:
+        import ray
+        from ray.exceptions import RayError, RayTaskError
     except ImportError:
         raise UnitrackError("--executor ray needs Ray: pip install 'unitrack[ray]'") from None
+    if cell_fn is not evaluate_cell:
+        raise UnitrackError("the Ray executor runs the standard evaluation cells only")
     started = False
     if not ray.is_initialized():
         kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": spec.log_level <= logging.INFO}
@@ -346,17 +535,62 @@ def _iter_ray(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, address: str 
             kw["address"] = address
         ray.init(**kw)
         started = True
-    remote = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(run_cell)
-    refs = {remote.remote(cell_fn, c, spec): c for c in cells}
+    out = spec.out
+    worker_spec = replace(spec, out="", config=None,
+                          config_text=Path(spec.config).read_text() if spec.config else None)
+    # a cell's folder is known only once a worker has planned it (that needs the data): every task gets the
+    # driver's {folder: key} map (small; put into the object store once)
+    keys = ray.put({} if spec.force else stored_keys(out))
+    remote = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(compute_cell_payload)
+    emit = on_event or (lambda kind, info: None)
+
+    def submit(cell: Cell, attempt: int):
+        return remote.remote(cell, worker_spec, keys)
+
+    refs = {}
+    for c in cells:
+        refs[submit(c, 1)] = (c, 1)
     pending = list(refs)
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:
+                cell, attempt = refs.pop(ref)
                 try:
-                    yield ray.get(ref)
-                except Exception as e:  # noqa: BLE001 — worker crash, node loss, unpicklable cell fn
-                    yield CellOutcome(refs[ref], "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+                    payload = ray.get(ref)
+                except RayTaskError as e:  # the function itself raised outside its own handler
+                    yield CellOutcome(cell, "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0]}",
+                                      attempts=attempt)
+                    continue
+                except RayError as e:  # worker crash, node loss, lost object: try again elsewhere
+                    why = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                    if attempt <= retries:
+                        emit("retry", {"cell": cell.label, "attempt": attempt, "error": why})
+                        log.warning("cell %s lost (%s); resubmitting (attempt %d of %d)", cell.label, why,
+                                    attempt + 1, retries + 1)
+                        new = submit(cell, attempt + 1)
+                        refs[new] = (cell, attempt + 1)
+                        pending.append(new)
+                    else:
+                        yield CellOutcome(cell, "failed", None, f"lost {attempt} times; last: {why}",
+                                          attempts=attempt)
+                    continue
+                node = f"{payload.get('host', '?')}/{str(payload.get('node', '?'))[:8]}"
+                status = payload["status"]
+                if status == "computed":
+                    try:
+                        path = str(commit_payload(out, payload))
+                    except Exception as e:  # noqa: BLE001 — e.g. --out not writable
+                        yield CellOutcome(cell, "failed", None, f"cannot store the result: {e}", payload["seconds"],
+                                          node=node, attempts=attempt)
+                        continue
+                    yield CellOutcome(cell, "computed", path, "", payload["seconds"], node=node, attempts=attempt)
+                elif status == "reused":
+                    yield CellOutcome(cell, "reused", str(Path(out) / payload["rel"]), "", payload["seconds"],
+                                      node=node, attempts=attempt)
+                else:
+                    yield CellOutcome(cell, "failed", None, payload.get("message", ""), payload["seconds"],
+                                      node=node, attempts=attempt)
     except BaseException:
         for ref in pending:
             try:
@@ -371,7 +605,7 @@ def _iter_ray(cells: list[Cell], spec: SweepSpec, cell_fn: CellFn, address: str 
 
 def run_sweep(cells: list[Cell], spec: SweepSpec | None = None, *, cell_fn: CellFn | None = None,
               executor: str = "local", workers: int = 1, address: str | None = None, cpus_per_cell: float = 1,
-              gpus_per_cell: float = 0, show_progress: bool = True) -> SweepReport:
+              gpus_per_cell: float = 0, show_progress: bool = True, retries: int = RAY_SYSTEM_RETRIES) -> SweepReport:
     """Run every cell; failures are collected, KeyboardInterrupt stops the sweep (the report says so).
 
     Cells already stored with the same fingerprint come back as 'reused' (``evaluate`` skips them).
@@ -387,7 +621,7 @@ def run_sweep(cells: list[Cell], spec: SweepSpec | None = None, *, cell_fn: Cell
     if executor == "local":
         it = _iter_local(cells, spec, cell_fn) if workers <= 1 else _iter_pool(cells, spec, cell_fn, workers)
     elif executor == "ray":
-        it = _iter_ray(cells, spec, cell_fn, address, cpus_per_cell, gpus_per_cell)
+        it = _iter_ray(cells, spec, cell_fn, address, cpus_per_cell, gpus_per_cell, retries=retries)
     else:
         raise UnitrackError(f"unknown executor {executor!r} (local or ray)")
     bar = tqdm(total=len(cells), desc="sweep", unit="cell", disable=not show_progress, dynamic_ncols=True)
@@ -395,8 +629,13 @@ def run_sweep(cells: list[Cell], spec: SweepSpec | None = None, *, cell_fn: Cell
         for o in it:
             rep.outcomes.append(o)
             bar.update(1)
-            bar.set_postfix(computed=rep.count("computed"), reused=rep.count("reused"), failed=rep.count("failed"))
-            line = f"[{len(rep.outcomes)}/{len(cells)}] {o.cell.label}: {o.status} ({o.seconds:.1f} s)"
+            post = {"computed": rep.count("computed"), "reused": rep.count("reused"), "failed": rep.count("failed")}
+            if o.node:
+                post["pending"] = len(cells) - len(rep.outcomes)
+                post["nodes"] = " ".join(f"{n.split('/')[-1]}:{k}" for n, k in sorted(rep.per_node().items()))
+            bar.set_postfix(post)
+            line = f"[{len(rep.outcomes)}/{len(cells)}] {o.cell.label}: {o.status} ({o.seconds:.1f} s"
+            line += (f" on {o.node}" if o.node else "") + (f", attempt {o.attempts}" if o.attempts > 1 else "") + ")"
             if o.status == "failed":
                 line += f" — {o.message}"
             (bar.write if show_progress else log.info)(line)
@@ -418,7 +657,9 @@ def cli(args: argparse.Namespace) -> int:
     backbones = parse_backbones(args.backbones)
     tasks = parse_tasks(args.tasks)
     check_sets(sets, {t for t, _ in tasks})
-    cells = expand_cells(backbones, tasks, parse_layers(args.layers), parse_data(args.data))
+    # on Ray, each node resolves --data in its own file system
+    cells = expand_cells(backbones, tasks, parse_layers(args.layers), parse_data(args.data),
+                         resolve=args.executor != "ray")
     level = logging.getLogger("unitrack").getEffectiveLevel()
     # evaluate() logs every config at INFO: below -v the cells stay quiet and the sweep prints one line per cell
     cell_level = level if level <= logging.DEBUG else logging.WARNING
@@ -441,11 +682,19 @@ def cli(args: argparse.Namespace) -> int:
     try:
         rep = run_sweep(cells, spec, executor=args.executor, workers=args.workers, address=args.address,
                         cpus_per_cell=getattr(args, "cpus_per_cell", 1) or 1,
-                        gpus_per_cell=getattr(args, "gpus_per_cell", 0) or 0)
+                        gpus_per_cell=getattr(args, "gpus_per_cell", 0) or 0,
+                        retries=getattr(args, "retries", RAY_SYSTEM_RETRIES))
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, old_handler if old_handler is not None else signal.SIG_DFL)
     print(rep.summary(len(cells)), flush=True)
+    if rep.outcomes:
+        from unitrack.utils import atomic_write_json
+
+        try:
+            atomic_write_json(Path(args.out) / "sweep_summary.json", {"executor": args.executor, **rep.to_json()})
+        except (OSError, UnitrackError) as e:
+            log.warning("cannot write the sweep summary into %s: %s", args.out, e)
     if rep.interrupted:
         return 130
     return 1 if rep.failed else 0
