@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,23 +120,28 @@ def test_process_pool_executor():
     assert by_label["vos bad layer3"].status == "failed" and "broken backbone" in by_label["vos bad layer3"].message
 
 
-def test_ray_executor_local_mode():
-    ray = pytest.importorskip("ray")
+def test_ray_cell_payload_is_committed_by_the_driver(tmp_path, monkeypatch):
+    """The Ray task body computes into node-local scratch and returns the packed folder; the driver commits it.
+    (The executor itself runs on a real cluster in test_ray_cluster.py.)"""
+    from unitrack.app.sweep import commit_payload, compute_cell_payload, stored_keys
 
-    def cell_fn(cell, spec):  # a closure: Ray pickles it by value
-        if cell.layer == 4:
-            raise RuntimeError("layer 4 unsupported")
-        return f"{spec.out}/{cell.backbone}"
-
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        cells = expand_cells(["a"], [("vos", None)], [3, 4])
-        rep = run_sweep(cells, SweepSpec(out="o"), cell_fn=cell_fn, executor="ray", show_progress=False)
-    finally:
-        ray.shutdown()
-    status = {o.cell.layer: (o.status, o.path, o.message) for o in rep.outcomes}
-    assert status[3] == ("computed", "o/a", "")
-    assert status[4][0] == "failed" and "RuntimeError: layer 4 unsupported" in status[4][2]
+    monkeypatch.setenv("UNITRACK_SCRATCH", str(tmp_path / "scratch"))
+    spec = SweepSpec(out="", sets=("common.max_sequences=1",), device="cpu")
+    cell = expand_cells(["random_r18"], [("vos", None)], [3], resolve=False)[0]
+    pay = compute_cell_payload(cell, spec, {})
+    assert pay["status"] == "computed" and pay["rel"].startswith("vos/demo/random_r18-layer3")
+    assert not list((tmp_path / "scratch").iterdir())  # the scratch space is cleaned up
+    out = tmp_path / "store"
+    final = commit_payload(out, pay)
+    stored = json.loads((final / "result.json").read_text())
+    assert stored["fingerprint"]["key"] == pay["key"] and (final / "pred").is_dir()
+    assert stored_keys(out) == {pay["rel"]: pay["key"]}
+    again = compute_cell_payload(cell, spec, stored_keys(out))
+    assert again["status"] == "reused" and "archive" not in again
+    with pytest.raises(UnitrackError, match="invalid result folder"):
+        commit_payload(out, {**pay, "rel": "../../etc"})
+    bad = compute_cell_payload(replace(cell, data="/nonexistent/data"), spec, {})
+    assert bad["status"] == "failed" and "data folder /nonexistent/data not found" in bad["message"]
 
 
 # ----------------------------------------------------------------------------- resuming through the real store
