@@ -33,7 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unitrack.association import KalmanBoxFilter, _rsm_cost_pairloop, rsm_cost  # noqa: E402
+from unitrack.association import KalmanBoxFilter, rsm_cost  # noqa: E402
+from unitrack.association.similarity import _rsm_cost_pairloop  # noqa: E402
 
 
 def _time(fn, repeat: int = 3) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,9 @@ from unitrack.eval.mots import (
     read_observations,
     score_dir,
 )
+from unitrack.features import frame_features
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
-from unitrack.utils import UnitrackError, atomic_write_text, prefetch, progress
+from unitrack.utils import UnitrackError, atomic_write_text, progress
 
 log = logging.getLogger("unitrack")
 
@@ -52,48 +52,6 @@ class MOTSConfig(AssociationConfig):
     split: str = "train"
 
 ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
-
-
-# ---------------------------------------------------------------------------------------------------
-# frames → features (shared with the PoseTrack head)
-# ---------------------------------------------------------------------------------------------------
-
-
-def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tuple[tuple[int, int], Any]]:
-    """Yield ((H, W) of the frame, its C×h×w feature map on the extractor's device), frames batched.
-
-    Full resolution (§1.6: no resize for MOTS / PoseTrack). Decoding of the next batch overlaps with
-    the backbone on the current one; with a feature cache (``common.feature_cache``) cached frames
-    skip the backbone.
-    """
-    from unitrack.features import read_rgb
-
-    bs = max(1, int(batch_size))
-    chunks = [paths[i:i + bs] for i in range(0, len(paths), bs)]
-    if getattr(extractor, "cache_dir", None) is not None:
-        from PIL import Image
-
-        for chunk in chunks:
-            sizes = []
-            for p in chunk:
-                with Image.open(p) as im:
-                    sizes.append((im.height, im.width))
-            feats = extractor.from_files(chunk)
-            for k, hw in enumerate(sizes):
-                yield hw, feats[k]
-        return
-
-    def load(chunk: list[Path]):
-        rgbs = [read_rgb(p) for p in chunk]
-        shapes = {r.shape for r in rgbs}
-        if len(shapes) > 1:
-            raise UnitrackError(f"{chunk[0].parent}: frames of one sequence differ in size ({sorted(shapes)})")
-        return [r.shape[:2] for r in rgbs], extractor.normalize(rgbs)
-
-    for sizes, x in prefetch(chunks, load, depth=2):
-        feats = extractor(x)
-        for k, hw in enumerate(sizes):
-            yield hw, feats[k]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from unitrack.eval.posetrack import (
     video_files,
     write_posetrack_json,
 )
-from unitrack.heads.mots import frame_features
+from unitrack.features import frame_features
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 

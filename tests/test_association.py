@@ -17,7 +17,6 @@ from unitrack.association import (
     KalmanBoxFilter,
     Observation,
     TrackState,
-    _rsm_cost_pairloop,
     assign,
     box_features,
     box_iou,
@@ -34,6 +33,7 @@ from unitrack.association import (
     skeleton_to_mask,
     tlwh_to_xyah,
 )
+from unitrack.association.similarity import _rsm_cost_pairloop
 
 # ----------------------------------------------------------------------------------------------
 # Kalman filter
