@@ -180,3 +180,19 @@ def test_packaged_tables_match_shared_docs():
     if not shared.is_file():
         pytest.skip("../shared/docs not present")
     assert paper_csv_path().read_text() == shared.read_text()
+
+
+def test_selections_are_published_metrics_of_the_specs():
+    from unitrack.app.correlate import SELECTIONS, Entry
+    from unitrack.tasks import get_spec
+
+    for sel in SELECTIONS.values():
+        assert len({t for t, _, _ in sel}) == 5  # one metric per task
+        for task, variant, key in sel:
+            spec = get_spec(task)
+            assert key in spec.metric and (variant is None or variant in spec.variants)
+            assert (variant, key) in spec.paper_columns.values()
+    c = correlation([1, 2, 3], [1, 2, 3], n_boot=10)
+    assert Entry("poseprop", "jhmdb", None, "PCK@0.1", "3", [], [], [], c).name == "Pose prop. PCK@0.1"  # spec title
+    assert Entry("sot", "otb", "dcf", "AUC", "3", [], [], [], c).name == "SOT dcf AUC"
+    assert Entry("nosuchtask", "x", None, "score", "3", [], [], [], c).name == "nosuchtask score"

@@ -20,7 +20,6 @@ from unitrack.app.report import (
     comparison_rows,
     load_paper_table,
     markdown_table,
-    percent_factor,
     radar_columns,
     ranks,
     result_cfg_tag,
@@ -28,6 +27,7 @@ from unitrack.app.report import (
     results_table,
 )
 from unitrack.results import Result, find_results, run_folder
+from unitrack.tasks import find_metric
 from unitrack.utils import UnitrackError
 
 # backbone → task (variant) → metric → (layer3, layer4); VOS/MOT as fractions (DAVIS / TrackEval style),
@@ -119,10 +119,11 @@ def test_folder_name_parsing(results_dir):
     assert result_variant(r) == "dcf" and result_cfg_tag(r) == "0123abcd"
 
 
-def test_percent_factor():
-    assert percent_factor("IDF1", [0.2, 0.74]) == 100.0
-    assert percent_factor("AUC", [16.0, 61.0]) == 1.0
-    assert percent_factor("IDSW", [0.0, 1.0]) == 1.0
+def test_units_from_specs():
+    # TrackEval stores IDF1 as a fraction (×100 for the table), the OTB toolkit AUC in percent, ID switches are counts
+    assert find_metric("mot", "IDF1").to_percent(0.2) == 20.0 and find_metric("mot", "IDF1").to_percent(0.74) == 74.0
+    assert find_metric("sot", "AUC").to_percent(16.0) == 16.0 and find_metric("sot", "AUC").to_percent(61.0) == 61.0
+    assert find_metric("posetrack", "IDSW").to_percent(1.0) == 1.0 and find_metric("posetrack", "IDSW").unit == "count"
 
 
 def test_table_layout_and_bold(results_dir):
@@ -240,3 +241,88 @@ def test_report_embeds_animated_preview_per_result(tmp_path, demo_root):
     assert im.format == "GIF" and im.n_frames > 1 and im.size[0] == 240
     no_prev = build_report(res, tmp_path / "rep2", with_previews=False)
     assert "data:image/gif" not in no_prev.html.read_text()
+
+
+# ----------------------------------------------------------------------------- units and directions from the specs
+
+
+def _save(root: Path, task: str, dataset: str, backbone: str, metrics: dict, layer: int = 3,
+          variant: str | None = None) -> None:
+    Result(task=task, dataset=dataset, backbone=backbone, layer=layer, metrics=metrics,
+           fingerprint={"key": f"{task}{backbone}{layer}{variant}"}).save(
+        run_folder(root, task, dataset, backbone, layer, variant, None))
+
+
+def _cells(root: Path) -> dict[str, list[str]]:
+    """backbone → cells of the Markdown results table."""
+    columns, rows = results_table(find_results(root))
+    lines = markdown_table(rows, columns).splitlines()[2:]
+    return {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]] for ln in lines}
+
+
+def test_negative_mota_is_still_a_fraction_shown_in_percent(tmp_path):
+    # MOTA can be below -1 (more errors than objects); the old value-range guess then left the column unscaled
+    _save(tmp_path, "mot", "mot16", "a", {"MOTA": -1.5})
+    _save(tmp_path, "mot", "mot16", "b", {"MOTA": 0.4})
+    assert _cells(tmp_path) == {"a": ["-150.0 / –"], "b": ["**40.0** / –"]}
+
+
+def test_lone_sot_auc_in_percent_is_not_rescaled(tmp_path):
+    # the OTB toolkit reports AUC in percent: a (poor) AUC of 0.8 % stays 0.8, it is not 80 %
+    assert find_metric("sot", "AUC").unit == "percent"
+    _save(tmp_path, "sot", "otb2015", "a", {"AUC": 0.8}, variant="dcf")
+    assert _cells(tmp_path) == {"a": ["0.8 / –"]}
+
+
+def test_decay_is_lower_is_better(tmp_path):
+    assert find_metric("vos", "J-Decay").higher_is_better is False
+    for bb, decay in (("a", 0.2), ("b", 0.4), ("c", 0.3)):
+        _save(tmp_path, "vos", "davis2017", bb, {"J-Decay": decay})
+    assert _cells(tmp_path) == {"a": ["**20.0** / –"], "b": ["40.0 / –"], "c": ["30.0 / –"]}
+    columns, rows = results_table(find_results(tmp_path))
+    np.testing.assert_array_equal(ranks(rows, columns, "best")[:, 0], [1, 3, 2])
+
+
+def test_undeclared_metric_and_unknown_task_shown_as_stored(tmp_path, caplog):
+    # a PCK threshold the user added (poseprop declares 0.1 … 0.5, in percent) and a task that is not installed
+    _save(tmp_path, "poseprop", "jhmdb", "a", {"PCK@0.15": 0.42})
+    _save(tmp_path, "nosuchtask", "toydata", "a", {"score": 0.5, "hits": 120})
+    _save(tmp_path, "nosuchtask", "toydata", "b", {"score": 0.7, "hits": 90})
+    with caplog.at_level("DEBUG", logger="unitrack.app.report"):
+        columns, rows = results_table(find_results(tmp_path))
+    assert [(c[0], c[3]) for c in columns] == [("poseprop", "PCK@0.15"), ("nosuchtask", "score"),
+                                               ("nosuchtask", "hits")]  # installed tasks first
+    assert "PCK@0.15: no task spec declares this metric" in caplog.text
+    assert rows[0].values[("poseprop", "jhmdb", None, "PCK@0.15")] == {3: 0.42}  # never rescaled
+    md = markdown_table(rows, columns)
+    assert md.splitlines()[0] == "| backbone | Pose prop. PCK@0.15 | nosuchtask score | nosuchtask hits |"
+    assert md.splitlines()[2] == "| a | 0.420 / – | 0.500 / – | **120** / – |"
+    rep = build_report(tmp_path, tmp_path / "rep", title="<R&D> report", with_previews=False)
+    page, text = rep.html.read_text(), rep.markdown.read_text()
+    assert "<title>&lt;R&amp;D&gt; report</title>" in page and "<h1>&lt;R&amp;D&gt; report</h1>" in page
+    assert text.startswith("# <R&D> report\n") and "nosuchtask toydata" in text
+
+
+def test_paper_columns_come_from_the_specs():
+    from unitrack.app.report import paper_column_map, paper_csv_path, paper_datasets
+
+    cols = paper_column_map()
+    assert list(cols) == ["sot_auc_xcorr", "sot_auc_dcf", "vos_jmean", "mot_idf1", "mot_hota", "mots_idf1",
+                          "mots_hota", "posetrack_idf1", "posetrack_ids"]  # the published tables' order
+    assert cols["sot_auc_dcf"] == ("sot", "dcf", "AUC") and cols["posetrack_ids"] == ("posetrack", None, "IDSW")
+    header = paper_csv_path().read_text().splitlines()[0].split(",")
+    assert {h.rsplit("_layer", 1)[0] for h in header if "_layer" in h} == set(cols)
+    assert paper_datasets() == {"sot": "OTB-2015", "vos": "DAVIS-2017 val", "mot": "MOT16 train",
+                                "mots": "MOTS20 train", "posetrack": "PoseTrack-18 val"}
+
+
+def test_one_context_renders_both_pages(results_dir, tmp_path):
+    from unitrack.app.report import render, report_context
+
+    columns, rows = results_table(find_results(results_dir))
+    ctx = report_context(find_results(results_dir), results_dir, columns, rows, tmp_path, with_previews=False)
+    md, page = render("report.md.j2", ctx), render("report.html.j2", ctx)
+    assert ctx["table"]["titles"][:2] == ["SOT xcorr AUC", "SOT dcf AUC"]
+    assert "PoseTrack ID switches" in ctx["table"]["titles"]  # the metric's label from its spec
+    assert "| mocov2 | " in md and "<b>90</b> / 130" in page and "**90** / 130" in md
+    assert page.count("<svg") == 1 and md.count("![radar](images/radar.png)") == 1

@@ -36,16 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from unitrack.app.report import (
-    LOWER_IS_BETTER,
     PUBLISHED,
-    TASK_TITLES,
     ColKey,
     Row,
+    higher_is_better,
     load_paper_table,
+    metric_spec,
     paper_columns,
     pick_layer,
     read_csv_rows,
     results_table,
+    task_title,
 )
 from unitrack.utils import UnitrackError, atomic_write_json, atomic_write_text
 
@@ -54,7 +55,8 @@ log = logging.getLogger("unitrack.app.correlate")
 # published facts (paper, Figure 6 / Section 5): across the five tasks, over 16 models
 PAPER_RANGES = {"pearson": (-0.38, 0.20), "spearman": (-0.36, 0.26), "models": 16}
 LAYER_CHOICES = ("3", "4", "best")
-# one metric per task for the "across the five tasks" summary: name → [(task, variant, metric)]
+# one metric per task for the "across the five tasks" summary: name → [(task, variant, metric key)]; the study's
+# definitions — titles, units and directions of these metrics come from the task specs
 SELECTIONS: dict[str, list[tuple[str, str | None, str]]] = {
     "primary (SOT DCF, IDF1)": [("sot", "dcf", "AUC"), ("vos", None, "J-Mean"), ("mot", None, "IDF1"),
                                 ("mots", None, "IDF1"), ("posetrack", None, "IDF1")],
@@ -215,7 +217,7 @@ class Entry:
 
     @property
     def name(self) -> str:
-        t = TASK_TITLES.get(self.task, self.task) + (f" {self.variant}" if self.variant else "")
+        t = task_title(self.task) + (f" {self.variant}" if self.variant else "")
         return f"{t} {self.metric}"
 
 
@@ -253,12 +255,13 @@ def _study(rows: list[Row], probes: dict[str, Probe], columns: list[ColKey], sou
     entries = []
     for col in columns:
         task, dataset, variant, metric = col
+        hib = higher_is_better(task, metric)
         for layer in LAYER_CHOICES:
             models, xs, ys = [], [], []
             for r in rows:
                 if r.label not in probes:
                     continue
-                v = pick_layer(r.values.get(col, {}), metric, layer)
+                v = pick_layer(r.values.get(col, {}), hib, layer)
                 if v is None:
                     continue
                 models.append(r.label)
@@ -410,11 +413,13 @@ def scatter_plot(st: Study, layer: str, stem: str | Path, selection: str = PRIMA
             k, b = np.polyfit(x, y, 1)
             xx = np.linspace(x.min() - 1, x.max() + 1, 10)
             ax.plot(xx, k * xx + b, color="#c0392b", lw=1.5)
-        better = "lower is better" if e.metric in LOWER_IS_BETTER else ""
+        ms = metric_spec(e.task, e.metric)
+        unit = " (%)" if ms is not None and ms.is_rate else ""  # values in the paper's units (results_table)
+        better = "" if higher_is_better(e.task, e.metric) else "lower is better"
         ax.set_title(f"{e.name}\nr = {_f(e.corr.pearson_r)}, ρ = {_f(e.corr.spearman_rho)} (n={e.corr.n})",
                      fontsize=9)
         ax.set_xlabel("ImageNet linear-probe top-1 (%)", fontsize=8)
-        ax.set_ylabel(f"{e.metric} {better}".strip(), fontsize=8)
+        ax.set_ylabel(f"{e.metric}{unit} {better}".strip(), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     which = "best of layer3/layer4" if layer == "best" else f"layer{layer}"

@@ -10,7 +10,14 @@ What the report holds:
 * with ``--with-paper``: the published Tables 1–2 numbers (shipped as ``unitrack/data/paper_tables_1_2.csv``)
   as a reference table labelled "published", the user's rows beside them, and the published radar.
 
-The HTML page embeds every image (PNG as base64 data URIs, radar plots as inline SVG), so it is one file.
+Titles, metric labels, units (rates in percent, counts as counts), directions (lower is better for ID switches
+and decays), headline metrics, variant order and the paper's columns come from the task specs
+(:mod:`unitrack.tasks`); a metric no spec declares is shown as stored, and a result whose task is not installed
+shows its raw values under the task's name.
+
+Both pages are rendered from one context dict (:func:`report_context`) through the jinja2 templates in
+``unitrack/app/templates``. The HTML page embeds every image (PNG as base64 data URIs, radar plots as inline
+SVG), so it is one file.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import html
+import functools
 import io
 import logging
 import math
@@ -30,38 +37,80 @@ from typing import Any
 
 import numpy as np
 
+from unitrack.eval.base import MetricSpec
 from unitrack.results import Result
+from unitrack.tasks import TaskSpec, all_specs, get_spec
 from unitrack.utils import UnitrackError, atomic_write_text
 
 log = logging.getLogger("unitrack.app.report")
 
 PUBLISHED = "published"
 LAYERS = (3, 4)
-# metrics where a smaller value is better (counts of errors)
-LOWER_IS_BETTER = {"IDSW", "IDs", "ID switches", "FP", "FN", "Frag", "num_switches"}
-# rate metrics: shown in percent like the paper (heads differ: the OTB toolkit and poseval report %,
-# TrackEval and the DAVIS evaluation fractions)
-PERCENT_METRICS = {"AUC", "Precision@20", "NormPrecision@0.2", "J-Mean", "J&F-Mean", "F-Mean", "J-Recall",
-                   "F-Recall", "J-Decay", "F-Decay", "IDF1", "IDP", "IDR", "HOTA", "DetA", "AssA", "LocA", "MOTA",
-                   "MOTP", "sMOTSA", "MOTSA", "MOTSP", "Precision", "Recall"}
-TASK_TITLES = {"sot": "SOT", "vos": "VOS", "poseprop": "Pose prop.", "mot": "MOT", "mots": "MOTS",
-               "posetrack": "PoseTrack"}
-TASK_ORDER = ("sot", "vos", "poseprop", "mot", "mots", "posetrack")
+TEMPLATES = "templates"  # folder of unitrack.app holding report.md.j2 / report.html.j2
 
-# paper CSV column prefix → (task, variant, metric name used by our heads)
-PAPER_COLUMNS: dict[str, tuple[str, str | None, str]] = {
-    "sot_auc_xcorr": ("sot", "xcorr", "AUC"),
-    "sot_auc_dcf": ("sot", "dcf", "AUC"),
-    "vos_jmean": ("vos", None, "J-Mean"),
-    "mot_idf1": ("mot", None, "IDF1"),
-    "mot_hota": ("mot", None, "HOTA"),
-    "mots_idf1": ("mots", None, "IDF1"),
-    "mots_hota": ("mots", None, "HOTA"),
-    "posetrack_idf1": ("posetrack", None, "IDF1"),
-    "posetrack_ids": ("posetrack", None, "IDSW"),
-}
-PAPER_DATASETS = {"sot": "OTB-2015", "vos": "DAVIS-2017 val", "mot": "MOT16 train", "mots": "MOTS20 train",
-                  "posetrack": "PoseTrack-18 val"}
+
+# ----------------------------------------------------------------------------- what the task specs say
+
+_broken: set[str] = set()
+
+
+def task_spec(task: str) -> TaskSpec | None:
+    """The spec of ``task``; None for a task that is not installed (its results show as stored, titled by name)."""
+    try:
+        return get_spec(task)
+    except UnitrackError:
+        return None
+    except Exception as e:  # noqa: BLE001 - a task module that fails to import must not stop the report
+        if task not in _broken:
+            _broken.add(task)
+            log.warning("task %r cannot be loaded (%s: %s); its results are shown as stored", task,
+                        type(e).__name__, e)
+        return None
+
+
+def task_title(task: str) -> str:
+    spec = task_spec(task)
+    return spec.title if spec else task
+
+
+def metric_spec(task: str, key: str) -> MetricSpec | None:
+    """The declared spec of metric ``key`` of ``task`` (None: undeclared, or the task is not installed)."""
+    spec = task_spec(task)
+    return spec.metric_spec(key) if spec else None
+
+
+def higher_is_better(task: str, key: str) -> bool:
+    """The metric's direction as its spec declares it (an undeclared metric: higher is better)."""
+    ms = metric_spec(task, key)
+    return ms.higher_is_better if ms else True
+
+
+def metric_label(task: str, key: str) -> str:
+    ms = metric_spec(task, key)
+    return ms.label if ms else key
+
+
+def _variant_rank(spec: TaskSpec | None, variant: str | None) -> int:
+    """Position of a variant in the spec's ``variants`` (the paper's column order); others after them."""
+    if spec is not None and variant in spec.variants:
+        return spec.variants.index(variant)
+    return 9
+
+
+def paper_column_map() -> dict[str, tuple[str, str | None, str]]:
+    """Column prefix of the published-tables CSV → (task, variant, metric key), from every spec's
+    ``paper_columns``, in table order (tasks by ``order``, variants by ``variants``)."""
+    out: dict[str, tuple[str, str | None, str]] = {}
+    for spec in all_specs():
+        cols = sorted(spec.paper_columns.items(), key=lambda kv: _variant_rank(spec, kv[1][0]))
+        out.update((prefix, (spec.name, variant, key)) for prefix, (variant, key) in cols)
+    return out
+
+
+def paper_datasets() -> dict[str, str]:
+    """Task → the dataset of the published Tables 1–2, for the tasks that are in the paper."""
+    return {spec.name: spec.paper_dataset for spec in all_specs() if spec.paper_dataset}
+
 
 # (task, dataset, variant, metric); dataset is PUBLISHED for the paper's numbers
 ColKey = tuple[str, str, "str | None", str]
@@ -113,7 +162,7 @@ def load_paper_table(path: str | Path | None = None) -> list[Row]:
         if not rep or not arch:
             raise UnitrackError(f"{p} line {i}: expected 'representation' and 'arch' columns")
         row = Row(label=f"{rep} ({arch})", published=True, representation=rep, arch=arch)
-        for prefix, (task, variant, metric) in PAPER_COLUMNS.items():
+        for prefix, (task, variant, metric) in paper_column_map().items():
             for layer in LAYERS:
                 raw = rec.get(f"{prefix}_layer{layer}")
                 if raw is None or raw.strip() == "":
@@ -131,7 +180,7 @@ def load_paper_table(path: str | Path | None = None) -> list[Row]:
 
 
 def paper_columns() -> list[ColKey]:
-    return [(t, PUBLISHED, v, m) for t, v, m in PAPER_COLUMNS.values()]
+    return [(t, PUBLISHED, v, m) for t, v, m in paper_column_map().values()]
 
 
 # ----------------------------------------------------------------------------- our results as a table
@@ -229,12 +278,8 @@ def load_results(root: str | Path) -> list[Result]:
 
 def headline_metrics(task: str, available: list[str]) -> list[str]:
     """The task's headline metrics that the results contain (fallback: every metric of the result)."""
-    try:
-        from unitrack.tasks import get_task
-
-        head = list(get_task(task).headline)
-    except Exception:  # task module not installed: use what the result file holds
-        head = []
+    spec = task_spec(task)
+    head = list(spec.headline) if spec else []  # task not installed: use what the result file holds
     chosen = [m for m in head if m in available]
     return chosen or list(available)
 
@@ -242,8 +287,8 @@ def headline_metrics(task: str, available: list[str]) -> list[str]:
 def results_table(results: list[Result], percent: bool = True) -> tuple[list[ColKey], list[Row]]:
     """Columns (task, dataset, variant, headline metric) and one row per backbone (+ config tag).
 
-    ``percent``: rate metrics stored as fractions are scaled to percent (decided per column, see
-    :func:`percent_factor`), so every rate reads like the paper's tables.
+    ``percent``: values in the paper's units as the metric's spec says (:meth:`MetricSpec.to_percent`: a
+    ``fraction`` rate ×100, a ``percent`` rate and a count as stored); a metric no spec declares stays as stored.
     """
     rows: dict[str, Row] = {}
     metrics_by_group: dict[tuple[str, str, str | None], list[str]] = {}
@@ -258,7 +303,8 @@ def results_table(results: list[Result], percent: bool = True) -> tuple[list[Col
         avail = metrics_by_group[group]
         chosen = headline_metrics(task, avail)
         # also every metric of the paper's tables (e.g. PoseTrack ID switches), so --with-paper can compare
-        chosen += [m for t, v, m in PAPER_COLUMNS.values() if (t, v) == (task, variant) and m in avail
+        spec = task_spec(task)
+        chosen += [m for v, m in (spec.paper_columns.values() if spec else ()) if v == variant and m in avail
                    and m not in chosen]
         columns.extend((task, dataset, variant, m) for m in chosen)
     wanted = set(columns)
@@ -280,36 +326,24 @@ def results_table(results: list[Result], percent: bool = True) -> tuple[list[Col
                 row.values.setdefault(key, {})[r.layer] = float(v)
     if percent:
         for col in columns:
-            vals = [v for row in rows.values() for v in row.values.get(col, {}).values()]
-            f = percent_factor(col[3], vals)
-            if f != 1.0:
-                for row in rows.values():
-                    if col in row.values:
-                        row.values[col] = {k: f * v for k, v in row.values[col].items()}
+            ms = metric_spec(col[0], col[3])
+            if ms is None:
+                log.debug("%s %s: no task spec declares this metric; shown as stored", col[0], col[3])
+                continue
+            for row in rows.values():
+                if col in row.values:
+                    row.values[col] = {k: ms.to_percent(v) for k, v in row.values[col].items()}
     return columns, sorted(rows.values(), key=lambda row: row.label)
-
-
-VARIANT_ORDER = {"xcorr": 0, "dcf": 1}  # the paper's column order
 
 
 def _group_order(g: tuple[str, str, str | None]):
     task, dataset, variant = g
-    return (TASK_ORDER.index(task) if task in TASK_ORDER else 99, task, dataset, VARIANT_ORDER.get(variant or "", 9),
-            variant or "")
+    spec = task_spec(task)
+    return (spec.order if spec else 10**6, task, dataset, _variant_rank(spec, variant), variant or "")
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def percent_factor(metric: str, values: list[float]) -> float:
-    """100 when a rate metric is stored as a fraction (every value of the column within [-1, 1]), else 1.
-
-    Heads differ (the SOT toolkit reports AUC in %, TrackEval fractions); the paper uses percent.
-    """
-    if metric in PERCENT_METRICS and values and all(-1.0 <= v <= 1.0 for v in values):
-        return 100.0
-    return 1.0
 
 
 def comparison_rows(paper: list[Row], ours: list[Row]) -> list[Row]:
@@ -320,7 +354,7 @@ def comparison_rows(paper: list[Row], ours: list[Row]) -> list[Row]:
     names the datasets. Should one column have several datasets, the first in name order is used.
     """
     out = list(paper)
-    wanted = set(PAPER_COLUMNS.values())
+    wanted = set(paper_column_map().values())
     for row in ours:
         for demo in (False, True):
             dst = Row(label="", backbone=row.backbone, random_init=row.random_init, comparable=not demo)
@@ -349,7 +383,7 @@ def best_cells(rows: list[Row], columns: list[ColKey]) -> set[tuple[int, ColKey,
     """(row index, column, layer) of the best value of every column and layer (ties all marked)."""
     best = set()
     for col in columns:
-        lower = col[3] in LOWER_IS_BETTER
+        lower = not higher_is_better(col[0], col[3])
         for layer in LAYERS:
             vals = [(i, r.values.get(col, {}).get(layer)) for i, r in enumerate(rows) if r.comparable]
             vals = [(i, v) for i, v in vals if v is not None and math.isfinite(v)]
@@ -360,12 +394,28 @@ def best_cells(rows: list[Row], columns: list[ColKey]) -> set[tuple[int, ColKey,
     return best
 
 
-def fmt_value(metric: str, v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "–"
-    if metric in LOWER_IS_BETTER or float(v).is_integer() and abs(v) >= 100:
+def _fmt_stored(v: float) -> str:
+    """A value no spec describes, as stored (the digits follow its size; it is never rescaled)."""
+    if float(v).is_integer() and abs(v) >= 100:
         return f"{v:.0f}"
     return f"{v:.3f}" if abs(v) <= 1.5 else f"{v:.1f}"
+
+
+def fmt_value(ms: MetricSpec | None, v: float | None) -> str:
+    """Table text of a value in the table's units (:func:`results_table`: rates already in percent)."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    if ms is None:
+        return _fmt_stored(v)
+    return f"{v:.1f}" if ms.is_rate else ms.display(v)
+
+
+def fmt_stored(task: str, key: str, v: float | None) -> str:
+    """Text of a value as a result stores it, in the paper's units where the metric's spec says them."""
+    ms = metric_spec(task, key)
+    if ms is None:
+        return "–" if v is None or not math.isfinite(v) else _fmt_stored(v)
+    return ms.display(v)
 
 
 def _multi_dataset(columns: list[ColKey]) -> set[str]:
@@ -376,65 +426,51 @@ def _multi_dataset(columns: list[ColKey]) -> set[str]:
     return {t for t, d in seen.items() if len(d) > 1}
 
 
-def column_title(col: ColKey, multi_dataset: bool = True) -> str:
+def column_parts(col: ColKey, multi_dataset: bool = True, label: bool = True) -> tuple[str, str]:
+    """(task title [variant] [(dataset)], metric) of a column; the metric by its spec's label (``label``) or by
+    its key in ``result.json``."""
     task, dataset, variant, metric = col
-    t = TASK_TITLES.get(task, task)
+    t = task_title(task)
     if variant:
         t += f" {variant}"
     if dataset != PUBLISHED and multi_dataset:
         t += f" ({dataset})"
-    return f"{t} {metric}"
+    return t, metric_label(task, metric) if label else metric
 
 
-def _cells(rows: list[Row], columns: list[ColKey], bold_md: tuple[str, str]) -> list[list[str]]:
+def column_title(col: ColKey, multi_dataset: bool = True, label: bool = True) -> str:
+    return " ".join(column_parts(col, multi_dataset, label))
+
+
+def table_context(rows: list[Row], columns: list[ColKey]) -> dict[str, Any]:
+    """What the table macros of both templates draw: titles, and per row its label and cells (one text and
+    a bold flag per layer)."""
+    multi = _multi_dataset(columns)
     best = best_cells(rows, columns)
-    out = []
+    specs = [metric_spec(c[0], c[3]) for c in columns]
+    out_rows = []
     for i, r in enumerate(rows):
-        cells = []
-        for col in columns:
-            vals = r.values.get(col, {})
-            parts = []
-            for layer in LAYERS:
-                s = fmt_value(col[3], vals.get(layer))
-                if (i, col, layer) in best:
-                    s = f"{bold_md[0]}{s}{bold_md[1]}"
-                parts.append(s)
-            cells.append(" / ".join(parts))
-        out.append(cells)
-    return out
+        cells = [[{"text": fmt_value(ms, r.values.get(col, {}).get(layer)), "bold": (i, col, layer) in best}
+                  for layer in LAYERS] for col, ms in zip(columns, specs)]
+        out_rows.append({"label": r.label, "published": r.published, "comparable": r.comparable, "cells": cells})
+    return {"titles": [column_title(c, c[0] in multi) for c in columns], "rows": out_rows}
 
 
 def markdown_table(rows: list[Row], columns: list[ColKey]) -> str:
-    multi = _multi_dataset(columns)
-    titles = [column_title(c, c[0] in multi) for c in columns]
-    lines = ["| backbone | " + " | ".join(titles) + " |", "|---|" + "---|" * len(columns)]
-    for r, cells in zip(rows, _cells(rows, columns, ("**", "**"))):
-        label = r.label + (" *(published)*" if r.published else "") + ("" if r.comparable else " †")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _macro("macros.md.j2", "table")(table_context(rows, columns))
 
 
 def html_table(rows: list[Row], columns: list[ColKey]) -> str:
-    multi = _multi_dataset(columns)
-    titles = "".join(f"<th>{html.escape(column_title(c, c[0] in multi))}</th>" for c in columns)
-    body = []
-    for r, cells in zip(rows, _cells(rows, columns, ("\x00b", "\x00/b"))):
-        label = html.escape(r.label) + (' <span class="pub">published</span>' if r.published else "") + (
-            "" if r.comparable else " †")
-        tds = "".join(
-            "<td>" + html.escape(c).replace("\x00b", "<b>").replace("\x00/b", "</b>") + "</td>" for c in cells
-        )
-        body.append(f'<tr class="{"published" if r.published else "ours"}"><th class="row">{label}</th>{tds}</tr>')
-    return (f'<table><thead><tr><th>backbone</th>{titles}</tr></thead><tbody>\n' + "\n".join(body)
-            + "\n</tbody></table>")
+    return str(_macro("macros.html.j2", "table")(table_context(rows, columns)))
 
 
 def table_csv(rows: list[Row], columns: list[ColKey]) -> str:
+    """The table as CSV, values in the table's units; columns named by metric key (as in ``result.json``)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     multi = _multi_dataset(columns)
-    w.writerow(["backbone", "published"] + [f"{column_title(c, c[0] in multi)} layer{layer}" for c in columns
-                                            for layer in LAYERS])
+    w.writerow(["backbone", "published"] + [f"{column_title(c, c[0] in multi, label=False)} layer{layer}"
+                                            for c in columns for layer in LAYERS])
     for r in rows:
         w.writerow([r.label, int(r.published)] + [
             "" if (v := r.values.get(c, {}).get(layer)) is None else f"{v:.6g}" for c in columns for layer in LAYERS
@@ -454,13 +490,14 @@ def _mpl():
     return plt
 
 
-def pick_layer(values: dict[int, float], metric: str, layer: str | int = "best") -> float | None:
-    """One number per cell: layer 3, layer 4, or the better of both ('best')."""
+def pick_layer(values: dict[int, float], higher_better: bool = True, layer: str | int = "best") -> float | None:
+    """One number per cell: layer 3, layer 4, or the better of both ('best'; ``higher_better`` from the
+    metric's spec, see :func:`higher_is_better`)."""
     if layer == "best":
         vals = [v for v in values.values() if v is not None and math.isfinite(v)]
         if not vals:
             return None
-        return min(vals) if metric in LOWER_IS_BETTER else max(vals)
+        return max(vals) if higher_better else min(vals)
     v = values.get(int(layer))
     return v if v is not None and math.isfinite(v) else None
 
@@ -471,12 +508,13 @@ def ranks(rows: list[Row], columns: list[ColKey], layer: str | int = "best") -> 
 
     out = np.full((len(rows), len(columns)), np.nan)
     for j, col in enumerate(columns):
-        picked = [pick_layer(r.values.get(col, {}), col[3], layer) for r in rows]
+        hib = higher_is_better(col[0], col[3])
+        picked = [pick_layer(r.values.get(col, {}), hib, layer) for r in rows]
         vals = np.array([np.nan if v is None else v for v in picked], float)
         ok = np.isfinite(vals)
         if not ok.any():
             continue
-        score = vals[ok] if col[3] in LOWER_IS_BETTER else -vals[ok]
+        score = -vals[ok] if hib else vals[ok]
         out[ok, j] = rankdata(score, method="average")
     return out
 
@@ -515,7 +553,7 @@ def radar_plot(rows: list[Row], columns: list[ColKey], stem: str | Path, title: 
             if n <= 8:
                 ax.fill(closed, np.nan_to_num(radius), color=cmap(i % cmap.N), alpha=0.06)
     ax.set_xticks(angles)
-    ax.set_xticklabels(["\n".join(column_title(c, multi_dataset=False).rsplit(" ", 1)) for c in columns], fontsize=9)
+    ax.set_xticklabels(["\n".join(column_parts(c, multi_dataset=False)) for c in columns], fontsize=9)
     ax.tick_params(axis="x", pad=9)
     ax.set_ylim(0, n + 0.5)
     ticks = sorted({1, max(1, (n + 1) // 2), n})
@@ -567,13 +605,14 @@ def task_plots(results: list[Result], out_dir: Path) -> list[tuple[str, Path]]:
     for (task, dataset, variant), rs in sorted(groups.items(), key=lambda kv: _group_order(kv[0])):
         rs = sorted(rs, key=lambda r: (r.backbone, r.layer))
         name = f"{task}{'-' + variant if variant else ''}-{dataset.replace(':', '-')}"
-        nice = f"{TASK_TITLES.get(task, task)}{' ' + variant if variant else ''} on {dataset}"
+        nice = f"{task_title(task)}{' ' + variant if variant else ''} on {dataset}"
         curves = [(r, c) for r in rs if (c := _curve(r.extra)) is not None]
         if curves:
             fig, ax = plt.subplots(figsize=(6.4, 4.4))
             for r, (xs, ys) in curves:
                 auc = r.metrics.get("AUC")
-                lab = f"{display_name(r)} L{r.layer}" + (f" [AUC {fmt_value('AUC', auc)}]" if auc is not None else "")
+                lab = f"{display_name(r)} L{r.layer}" + (f" [AUC {fmt_stored(task, 'AUC', auc)}]" if auc is not None
+                                                         else "")
                 ax.plot(xs, ys, lw=1.6, label=lab)
             ax.set_xlabel("overlap threshold")
             ax.set_ylabel("success rate")
@@ -592,12 +631,16 @@ def task_plots(results: list[Result], out_dir: Path) -> list[tuple[str, Path]]:
         if len(seqs) < 2:  # one bar per backbone says nothing the table does not
             continue
         seq_metrics = list(next(iter(per_seq[0].per_sequence.values())))
-        metric = next((m for m in ("J&F-Mean", *headline_metrics(task, seq_metrics)) if m in seq_metrics), None)
+        metric = next(iter(headline_metrics(task, seq_metrics)), None)
         if metric is None:
             continue
         table = np.array([[r.per_sequence.get(s, {}).get(metric, np.nan) for s in seqs] for r in per_seq], object)
         table = np.array([[v if _is_number(v) else np.nan for v in row] for row in table], float)
-        table *= percent_factor(metric, [v for v in table.ravel() if np.isfinite(v)])
+        ms = metric_spec(task, metric)
+        if ms is not None:
+            table = ms.to_percent(table)
+        else:
+            log.debug("%s %s: no task spec declares this metric; plotted as stored", task, metric)
         width = 0.8 / len(per_seq)
         fig, ax = plt.subplots(figsize=(min(16.0, max(6.4, 0.35 * len(seqs) * len(per_seq) + 2)), 4.4))
         x = np.arange(len(seqs))
@@ -621,20 +664,26 @@ def task_plots(results: list[Result], out_dir: Path) -> list[tuple[str, Path]]:
 # ----------------------------------------------------------------------------- the report
 
 
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1500px;color:#222;
-padding:0 16px}
-h1{font-size:24px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;font-size:13px;margin:10px 0}
-th,td{border:1px solid #d4d4d4;padding:4px 8px;text-align:center;white-space:nowrap}
-thead th{background:#f2f4f7}th.row{text-align:left;font-weight:600;background:#fafafa}
-tr.published td,tr.published th.row{color:#555;background:#fbfbf6}
-span.pub{font-size:10px;color:#fff;background:#8a8a5c;border-radius:3px;padding:1px 4px;margin-left:4px}
-.note{color:#555;font-size:13px;max-width:1100px}.fig{margin:14px 0}.fig img,.fig svg{max-width:100%;height:auto}
-.scroll{overflow-x:auto}
-.previews{display:flex;flex-wrap:wrap;gap:12px}.preview{margin:0;width:244px;font-size:12px;color:#444}
-.preview img{width:240px;border:1px solid #ddd}
-"""
+@functools.lru_cache(maxsize=1)
+def _env():
+    """The jinja2 environment of the report templates (autoescaping on for ``*.html.j2``)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("unitrack.app", TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False,
+                                            default=False),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
+
+
+def _macro(template: str, name: str):
+    return getattr(_env().get_template(template).module, name)
+
+
+def render(template: str, ctx: dict[str, Any]) -> str:
+    """One report page from the context of :func:`report_context`."""
+    return _env().get_template(template).render(ctx)
 
 
 def _svg_inline(path: Path) -> str:
@@ -643,9 +692,9 @@ def _svg_inline(path: Path) -> str:
     return text[start:] if start >= 0 else text
 
 
-def _img_tag(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def _embedded(caption: str, path: Path) -> dict[str, str]:
+    """An image for both pages: its file under ``images/`` (Markdown) and its bytes in base64 (HTML)."""
+    return {"caption": caption, "file": f"images/{path.name}", "data": base64.b64encode(path.read_bytes()).decode()}
 
 
 @dataclass
@@ -672,7 +721,7 @@ def previews(results: list[Result], img_dir: Path, max_previews: int = 48) -> li
         variant = result_variant(r)
         stem = f"preview_{r.task}_{r.dataset}_{r.backbone}-layer{r.layer}" + (f"-{variant}" if variant else "")
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
-        caption = f"{TASK_TITLES.get(r.task, r.task)} · {dataset_label(r)} · {display_name(r)} layer{r.layer}" + (
+        caption = f"{task_title(r.task)} · {dataset_label(r)} · {display_name(r)} layer{r.layer}" + (
             f" ({variant})" if variant else "")
         try:
             gif = render_preview(r.path, img_dir / f"{stem}.gif", max_frames=16, width=240)
@@ -683,6 +732,92 @@ def previews(results: list[Result], img_dir: Path, max_previews: int = 48) -> li
     if len(results) > max_previews:
         log.info("previews drawn for the first %d of %d results", max_previews, len(results))
     return out
+
+
+def report_context(results: list[Result], results_dir: Path, columns: list[ColKey], rows: list[Row],
+                   img_dir: Path, with_paper: bool = False, radar_layer: str | int = "best",
+                   title: str | None = None, with_previews: bool = True) -> dict[str, Any]:
+    """The one dict both templates render (``report.md.j2``, ``report.html.j2``); draws the plots into
+    ``img_dir`` on the way (``images``: every file written)."""
+    title = title or f"unitrack report — {results_dir}"
+    images: list[Path] = []
+    n_tasks = len({c[0] for c in columns})
+    rest = ("; the best value of each column and layer is in bold (lower is better for ID switches); rates are in "
+            "percent.")
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for task, dataset, _, _ in columns:
+        if dataset not in by_task[task]:
+            by_task[task].append(dataset)
+    if by_task:
+        rest += " Datasets: " + "; ".join(f"{task_title(t)} {', '.join(d)}" for t, d in by_task.items())
+        rest += " (demo:… = the generated demo benchmark)." if any(
+            d.startswith("demo") for ds in by_task.values() for d in ds) else "."
+    ctx: dict[str, Any] = {
+        "title": title,
+        "intro": {"lead": f"{len(results)} result(s): {len(rows)} backbone row(s) × {len(columns)} task metric "
+                          f"column(s) over {n_tasks} task(s). Every cell is ",
+                  "emph": "layer3 / layer4", "rest": rest},
+        "table": None, "radar": None, "radar_skipped": None, "paper": None, "plots": [], "previews": [],
+        "protocol": None, "result_files": [], "images": images,
+    }
+
+    if rows:
+        ctx["table"] = table_context(rows, columns)
+        axes = radar_columns(columns)
+        if len(rows) >= 2 and len(axes) >= 3:
+            png, svg = radar_plot(rows, axes, img_dir / "radar", "Our results", layer=radar_layer)
+            images += [png, svg]
+            ref = ("ImageNet-supervised (dashed) is the reference" if any(r.imagenet_supervised for r in rows) else
+                   "No ImageNet-supervised backbone among these results, so no dashed reference line")
+            ref += "; outer ring = rank 1, one axis per task (its first headline metric)."
+            ctx["radar"] = {"note": ref, "png": f"images/{png.name}", "svg": _svg_inline(svg)}
+        elif len(rows) < 2:
+            ctx["radar_skipped"] = "it ranks backbones, and there is only one"
+        else:
+            ctx["radar_skipped"] = "fewer than 3 tasks"
+
+    if with_paper:
+        paper = load_paper_table()
+        note = ("Published numbers of the paper's Tables 1 (ResNet-50) and 2 (ResNet-18), in percent (ID switches "
+                "as counts), on " + ", ".join(f"{task_title(t)} {d}" for t, d in paper_datasets().items())
+                + ". Rows labelled *published* are copied from the paper, not re-run. Our rows are in percent and "
+                "labelled with the dataset they were evaluated on; only rows on the same full benchmarks are "
+                "comparable. Rows marked † ran on the generated demo benchmark: shown, never bold.")
+        pcols = paper_columns()
+        r50 = [r for r in paper if r.arch == "R50"]
+        png, svg = radar_plot(r50, pcols, img_dir / "radar_published", "Published Table 1 (ResNet-50)",
+                              layer=radar_layer)
+        images += [png, svg]
+        ctx["paper"] = {"note": note, "table": table_context(comparison_rows(paper, rows), pcols),
+                        "png": f"images/{png.name}", "svg": _svg_inline(svg)}
+
+    for caption, p in task_plots(results, img_dir) if results else []:
+        images.append(p)
+        ctx["plots"].append(_embedded(caption, p))
+
+    for caption, gif in previews(results, img_dir) if (results and with_previews) else []:
+        images.append(gif)
+        ctx["previews"].append(_embedded(caption, gif))
+
+    changed: dict[tuple[str, str], set] = {}
+    for r in results:
+        diff = protocol_changes(r)
+        if diff:
+            key = (task_title(r.task), ", ".join(f"{k}={v}" for k, v in sorted(diff.items())))
+            changed.setdefault(key, set()).add(r.path or id(r))
+    if changed:
+        ctx["protocol"] = {
+            "head": "Settings that differ from the published protocol (numbers with them are not comparable with "
+                    "the paper's):",
+            "lines": [f"{task}: {diff} ({len(who)} result(s))" for (task, diff), who in sorted(changed.items())],
+        }
+
+    for r in results:
+        rel = Path(r.path).relative_to(results_dir) if r.path else "?"
+        wall = r.fingerprint.get("wall_time_s")
+        ctx["result_files"].append(f"{r.summary()} — `{rel}`"
+                                   + (f" ({wall:.1f} s on {r.fingerprint.get('device')})" if wall else ""))
+    return ctx
 
 
 def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = False,
@@ -698,121 +833,13 @@ def build_report(results_dir: str | Path, out: str | Path, with_paper: bool = Fa
     img_dir = out / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     columns, rows = results_table(results)
-    title = title or f"unitrack report — {results_dir}"
-    md: list[str] = [f"# {title}", ""]
-    hb: list[str] = [f"<h1>{html.escape(title)}</h1>"]
-    images: list[Path] = []
-
-    n_tasks = len({c[0] for c in columns})
-    intro = (f"{len(results)} result(s): {len(rows)} backbone row(s) × {len(columns)} task metric column(s) over "
-             f"{n_tasks} task(s). Every cell is *layer3 / layer4*; the best value of each column and layer is in "
-             "bold (lower is better for ID switches); rates are in percent.")
-    by_task: dict[str, list[str]] = defaultdict(list)
-    for task, dataset, _, _ in columns:
-        if dataset not in by_task[task]:
-            by_task[task].append(dataset)
-    if by_task:
-        intro += " Datasets: " + "; ".join(f"{TASK_TITLES.get(t, t)} {', '.join(d)}" for t, d in by_task.items())
-        intro += " (demo:… = the generated demo benchmark)." if any(
-            d.startswith("demo") for ds in by_task.values() for d in ds) else "."
-    md += [intro, ""]
-    hb.append(f'<p class="note">{html.escape(intro).replace("*layer3 / layer4*", "<i>layer3 / layer4</i>")}</p>')
-
     if rows:
-        md += ["## Results (Tables 1–2 layout)", "", markdown_table(rows, columns), ""]
-        hb += ["<h2>Results (Tables 1–2 layout)</h2>", f'<div class="scroll">{html_table(rows, columns)}</div>']
         atomic_write_text(out / "table.csv", table_csv(rows, columns))
-        axes = radar_columns(columns)
-        if len(rows) >= 2 and len(axes) >= 3:
-            png, svg = radar_plot(rows, axes, img_dir / "radar", "Our results", layer=radar_layer)
-            images += [png, svg]
-            ref = ("ImageNet-supervised (dashed) is the reference" if any(r.imagenet_supervised for r in rows) else
-                   "No ImageNet-supervised backbone among these results, so no dashed reference line")
-            ref += "; outer ring = rank 1, one axis per task (its first headline metric)."
-            md += ["## Ranks per task (Figure 1 layout)", "", ref, "", "![radar](images/radar.png)", ""]
-            hb += ["<h2>Ranks per task (Figure 1 layout)</h2>", f'<p class="note">{html.escape(ref)}</p>',
-                   f'<div class="fig">{_svg_inline(svg)}</div>']
-        elif len(rows) < 2:
-            md += ["*(radar plot skipped: it ranks backbones, and there is only one)*", ""]
-            hb.append('<p class="note">Radar plot skipped: it ranks backbones, and there is only one.</p>')
-        else:
-            md += ["*(radar plot skipped: fewer than 3 tasks)*", ""]
-            hb.append('<p class="note">Radar plot skipped: fewer than 3 tasks.</p>')
-
-    if with_paper:
-        paper = load_paper_table()
-        comp = comparison_rows(paper, rows)
-        pcols = paper_columns()
-        note = ("Published numbers of the paper's Tables 1 (ResNet-50) and 2 (ResNet-18), in percent (ID switches "
-                "as counts), on " + ", ".join(f"{TASK_TITLES[t]} {d}" for t, d in PAPER_DATASETS.items())
-                + ". Rows labelled *published* are copied from the paper, not re-run. Our rows are in percent and "
-                "labelled with the dataset they were evaluated on; only rows on the same full benchmarks are "
-                "comparable. Rows marked † ran on the generated demo benchmark: shown, never bold.")
-        md += ["## Comparison with the published Tables 1–2", "", note, "", markdown_table(comp, pcols), ""]
-        hb += ["<h2>Comparison with the published Tables 1–2</h2>", f'<p class="note">{html.escape(note)}</p>',
-               f'<div class="scroll">{html_table(comp, pcols)}</div>']
-        r50 = [r for r in paper if r.arch == "R50"]
-        png, svg = radar_plot(r50, pcols, img_dir / "radar_published", "Published Table 1 (ResNet-50)",
-                              layer=radar_layer)
-        images += [png, svg]
-        md += ["![published radar](images/radar_published.png)", ""]
-        hb.append(f'<div class="fig">{_svg_inline(svg)}</div>')
-
-    plots = task_plots(results, img_dir) if results else []
-    if plots:
-        md += ["## Per-task plots", ""]
-        hb.append("<h2>Per-task plots</h2>")
-        for caption, p in plots:
-            images.append(p)
-            md += [f"### {caption}", "", f"![{caption}](images/{p.name})", ""]
-            hb.append(f'<div class="fig"><h3>{html.escape(caption)}</h3>{_img_tag(p, caption)}</div>')
-
-    anims = previews(results, img_dir) if (results and with_previews) else []
-    if anims:
-        md += ["## Previews", ""]
-        hb += ["<h2>Previews</h2>", '<div class="previews">']
-        for caption, gif in anims:
-            images.append(gif)
-            md += [f"![{caption}](images/{gif.name})", f"*{caption}*", ""]
-            data = base64.b64encode(gif.read_bytes()).decode()
-            hb.append(f'<figure class="preview"><img alt="{html.escape(caption)}" src="data:image/gif;base64,{data}">'
-                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        hb.append("</div>")
-
-    changed = {}
-    for r in results:
-        diff = protocol_changes(r)
-        if diff:
-            key = (TASK_TITLES.get(r.task, r.task), ", ".join(f"{k}={v}" for k, v in sorted(diff.items())))
-            changed.setdefault(key, set()).add(r.path or id(r))
-    if changed:
-        head = ("Settings that differ from the published protocol (numbers with them are not comparable with the "
-                "paper's):")
-        md += ["## Protocol changes", "", head, ""]
-        hb += ["<h2>Protocol changes</h2>", f'<p class="note">{html.escape(head)}</p><ul>']
-        for (task, diff), who in sorted(changed.items()):
-            line = f"{task}: {diff} ({len(who)} result(s))"
-            md.append(f"- {line}")
-            hb.append(f"<li>{html.escape(line)}</li>")
-        md.append("")
-        hb.append("</ul>")
-
-    if results:
-        md += ["## Result files", ""]
-        hb.append("<h2>Result files</h2><ul>")
-        for r in results:
-            rel = Path(r.path).relative_to(results_dir) if r.path else "?"
-            wall = r.fingerprint.get("wall_time_s")
-            line = f"{r.summary()} — `{rel}`" + (f" ({wall:.1f} s on {r.fingerprint.get('device')})" if wall else "")
-            md.append(f"- {line}")
-            hb.append(f"<li>{html.escape(line)}</li>")
-        hb.append("</ul>")
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n" + "\n".join(hb)
-            + "\n</body></html>\n")
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-    atomic_write_text(out / "report.html", page)
-    return Report(markdown=out / "report.md", html=out / "report.html", images=images, rows=len(rows),
+    ctx = report_context(results, results_dir, columns, rows, img_dir, with_paper=with_paper,
+                         radar_layer=radar_layer, title=title, with_previews=with_previews)
+    atomic_write_text(out / "report.md", render("report.md.j2", ctx))
+    atomic_write_text(out / "report.html", render("report.html.j2", ctx))
+    return Report(markdown=out / "report.md", html=out / "report.html", images=ctx["images"], rows=len(rows),
                   columns=len(columns))
 
 
