@@ -77,8 +77,8 @@ def test_config_show_prints_resolved_yaml(capsys, tmp_path):
 
 
 def test_config_show_unknown_key_is_an_error(capsys):
-    assert main(["config", "show", "--task", "vos", "--set", "vos.topkk=3"]) == 1
+    assert main(["config", "show", "--task", "vos", "--set", "vos.topkk=3"]) == 2
     err = capsys.readouterr().err
     assert "unknown key vos.topkk" in err and "did you mean 'topk'" in err
-    assert main(["config"]) == 1
+    assert main(["config"]) == 2
     assert "show or docs" in capsys.readouterr().err

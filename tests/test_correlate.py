@@ -171,7 +171,7 @@ def test_cli_paper_writes_tables_and_plots(tmp_path, capsys):
     for layer in ("3", "4", "best"):
         assert_real_plot(out / f"scatter_layer{layer}.png", min_size=(1200, 350))
         assert (out / f"scatter_layer{layer}.svg").stat().st_size > 10_000
-    assert main(["correlate"]) == 1
+    assert main(["correlate"]) == 2
     assert "needs RESULTS_DIR or --paper" in capsys.readouterr().err
 
 

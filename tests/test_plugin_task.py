@@ -78,7 +78,7 @@ def test_plugin_task_runs_through_eval_sweep_and_report(plugin_env):
     # a non-default parameter is a new cell in its own folder
     _run(env, "sweep", "--backbones", "random_r18", "--tasks", "toy", "--layers", "3", "--data", f"toy={data}",
          "--out", str(out), "--device", "cpu", "--set", "toy.stride=2")
-    stride2 = [p for p in (out / "toy" / "toydata").iterdir() if "-cfg" in p.name]
+    stride2 = [p for p in (out / "toy" / "toydata").iterdir() if "-cfg" in p.name and p.is_dir()]
     assert len(stride2) == 1
     r2 = json.loads((stride2[0] / "result.json").read_text())
     assert r2["metrics"]["pairs"] == N_SEQ * (N_FRAMES - 2)

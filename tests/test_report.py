@@ -195,7 +195,7 @@ def test_report_cli_and_errors(results_dir, tmp_path, capsys):
     assert main(["report", str(results_dir), "--out", str(tmp_path / "r"), "--radar-layer", "4"]) == 0
     assert "3 backbone rows" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
-    assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")]) == 1
+    assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")]) == 2
     assert "no result.json below" in capsys.readouterr().err
 
 

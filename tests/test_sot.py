@@ -253,7 +253,7 @@ def test_datasets_check(tmp_path, capsys):
     assert "sequences: 1" in out and "frames: 3" in out and "OTB folders" in out
     assert main(["datasets", "check", "--task", "sot", "--data", str(d), "--set", "sot.max_frames=2"]) == 0
     assert "frames: 2" in capsys.readouterr().out
-    assert main(["datasets", "check", "--task", "sot", "--data", str(d), "--set", "sot.max_frames=1"]) == 1
+    assert main(["datasets", "check", "--task", "sot", "--data", str(d), "--set", "sot.max_frames=1"]) == 2
     assert "sot.max_frames=1" in capsys.readouterr().err
 
 

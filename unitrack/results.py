@@ -140,15 +140,41 @@ class Result:
             p = p / RESULT_FILE
         try:
             d = json.loads(p.read_text())
+        except UnicodeDecodeError:
+            raise UnitrackError(f"cannot read result file {p}: not text (expected unitrack's result.json)") from None
         except (OSError, json.JSONDecodeError) as e:
             raise UnitrackError(f"cannot read result file {p}: {e}") from None
+        if not isinstance(d, dict):
+            raise UnitrackError(f"{p}: not a unitrack result file (expected a JSON object)")
         d.pop("schema", None)
         try:
             r = cls(**d)
         except TypeError as e:
             raise UnitrackError(f"{p}: not a unitrack result file ({e})") from None
+        r._check(p)
         r.path = str(p.parent)
         return r
+
+    def _check(self, p: Path) -> None:
+        """Field types of a loaded result (a hand-edited or foreign file fails here, naming the field)."""
+        def bad(field_: str, expected: str, value: Any) -> UnitrackError:
+            return UnitrackError(f"{p}: field {field_!r} must be {expected}, got {value!r}")
+
+        for name in ("task", "dataset", "backbone"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise bad(name, "a non-empty string", getattr(self, name))
+        if not isinstance(self.layer, int) or isinstance(self.layer, bool):
+            raise bad("layer", "an integer", self.layer)
+        for name in ("metrics", "per_sequence", "fingerprint", "config", "extra"):
+            if not isinstance(getattr(self, name), dict):
+                raise bad(name, "an object", getattr(self, name))
+        for name in ("variant", "weights_tag", "cfg_tag"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise bad(name, "a string or null", v)
+        for seq, m in self.per_sequence.items():
+            if not isinstance(m, dict):
+                raise bad(f"per_sequence.{seq}", "an object", m)
 
     def summary(self) -> str:
         head = ", ".join(f"{k}={_fmt(v)}" for k, v in self.metrics.items())

@@ -226,7 +226,8 @@ def atomic_dir(final: str | Path, lock: bool = True) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
-        with file_lock(final.parent / f".{final.name}.commit.lock") if lock else contextlib.nullcontext():
+        # one lock file per parent folder (not one per result folder: no clutter beside every result)
+        with file_lock(final.parent / ".unitrack-commit.lock") if lock else contextlib.nullcontext():
             if final.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_host_tag()}.", suffix=".tmp",
                                             dir=final.parent))

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import sys
+import traceback
 from pathlib import Path
 
 from unitrack import __version__
@@ -346,6 +347,9 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 
 
+# exit codes (documented in the README)
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 APP_COMMANDS = ("sweep", "report", "correlate", "viz", "config")  # subcommands whose module in unitrack.app has `cli(args)`
 APP_MODULES = {"config": "configdoc"}  # command → module name where they differ
 
@@ -359,21 +363,36 @@ def main(argv: list[str] | None = None) -> int:
     quiet = getattr(a, "quiet", False) or a.top_quiet
     setup_logging(-1 if quiet else getattr(a, "verbose", 0) + a.top_verbose)
     handlers = {"eval": cmd_eval, "score": cmd_score, "backbones": cmd_backbones, "datasets": cmd_datasets}
+    verbose = getattr(a, "verbose", 0) + a.top_verbose > 0
+    # the one error boundary: expected failures are one line naming the file and what was expected
     try:
         if a.command in handlers:
             return handlers[a.command](a)
         return _app_handler(a.command)(a)
     except UnitrackError as e:
+        if verbose:
+            traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `unitrack backbones | head`
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_OK
+    except OSError as e:  # the file system refused (permissions, full disk, a file where a folder should be)
+        if verbose:
+            traceback.print_exc()
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception:  # a bug in unitrack: show everything
+        traceback.print_exc()
+        print("internal error: this is a bug in unitrack; please report it with the traceback above",
+              file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _app_handler(command: str):
