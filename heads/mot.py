@@ -37,6 +37,7 @@ from unitrack.association import (
 )
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
+from unitrack.eval.demo.mot import write_mot
 from unitrack.eval.motchallenge import (
     BENCHMARKS,
     MOTSequence,
@@ -183,6 +184,8 @@ class MOTTask(Task):
         family='association',
         data_help='<root>/train/<seq>/{img1,gt/gt.txt,det/det.txt,seqinfo.ini}',
         demo_subdir='mot',
+        demo_writer=write_mot,
+        demo_stream=104,
         paper_dataset='MOT16 train',
         paper_columns={'mot_idf1': (None, 'IDF1'), 'mot_hota': (None, 'HOTA')},
         metrics=(

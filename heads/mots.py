@@ -26,6 +26,7 @@ import numpy as np
 from unitrack.association import AssociationConfig
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
+from unitrack.eval.demo.mots import write_mots
 from unitrack.eval.mots import (
     MOTSSequence,
     evaluate_mots,
@@ -130,6 +131,8 @@ class MOTSTask(Task):
         family='association',
         data_help='<root>/train/<seq>/{img1,gt/gt.txt,seqinfo.ini} + mask observations',
         demo_subdir='mots',
+        demo_writer=write_mots,
+        demo_stream=105,
         paper_dataset='MOTS20 train',
         paper_columns={'mots_idf1': (None, 'IDF1'), 'mots_hota': (None, 'HOTA')},
         metrics=(

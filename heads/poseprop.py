@@ -20,6 +20,7 @@ import torch
 
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
+from unitrack.eval.demo.jhmdb import write_jhmdb
 from unitrack.eval.jhmdb import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -121,6 +122,8 @@ class PosePropTask(Task):
         family='propagation',
         data_help="split file lines '<joint_positions.mat> <frame folder>'",
         demo_subdir='jhmdb',
+        demo_writer=write_jhmdb,
+        demo_stream=103,
         metrics=(
             MetricSpec('PCK@0.1', label='PCK@0.1', unit='percent', headline=True),
             MetricSpec('PCK@0.2', label='PCK@0.2', unit='percent', headline=True),

@@ -32,6 +32,7 @@ import numpy as np
 from unitrack.association import AssociationConfig
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
+from unitrack.eval.demo.posetrack import write_posetrack
 from unitrack.eval.posetrack import (
     NUM_JOINTS,
     PTVideo,
@@ -184,6 +185,8 @@ class PoseTrackTask(Task):
         family='association',
         data_help='<root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections',
         demo_subdir='posetrack',
+        demo_writer=write_posetrack,
+        demo_stream=106,
         paper_dataset='PoseTrack-18 val',
         paper_columns={'posetrack_idf1': (None, 'IDF1'), 'posetrack_ids': (None, 'IDSW')},
         metrics=(

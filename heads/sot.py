@@ -18,6 +18,7 @@ import numpy as np
 
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
+from unitrack.eval.demo.otb import write_otb
 from unitrack.eval.otb import (
     PYSOT_JSONS,
     OPEResult,
@@ -82,6 +83,8 @@ class SOTTask(Task):
         family='box',
         data_help='<root>/<Seq>/img/*.jpg + groundtruth_rect.txt (optional OTB2015.json); LaSOT/GOT-10k folders',
         demo_subdir='otb',
+        demo_writer=write_otb,
+        demo_stream=101,
         variants=('xcorr', 'dcf'),
         paper_dataset='OTB-2015',
         paper_columns={'sot_auc_xcorr': ('xcorr', 'AUC'), 'sot_auc_dcf': ('dcf', 'AUC')},

@@ -27,6 +27,7 @@ from unitrack.eval.davis import (
     read_davis,
     write_mask,
 )
+from unitrack.eval.demo.davis import write_davis
 from unitrack.propagation import LabelPropagator, PropagationParams, resize_labels
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
@@ -149,6 +150,8 @@ class VOSTask(Task):
         family='propagation',
         data_help='<root>/JPEGImages/480p/<seq>, Annotations/480p/<seq> (indexed PNG), ImageSets/2017/val.txt',
         demo_subdir='davis',
+        demo_writer=write_davis,
+        demo_stream=102,
         paper_dataset='DAVIS-2017 val',
         paper_columns={'vos_jmean': (None, 'J-Mean')},
         metrics=(

@@ -46,6 +46,18 @@ def test_datasets_demo_writes_all_formats(tmp_path, capsys):
     assert "expected WxH" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--size", "10x10"], "error: demo size 10x10: width and height must lie in [64, 256]"),
+    (["--frames", "999"], "error: demo num_frames=999: must lie in [10, 30]"),
+    (["--sequences", "0"], "error: demo num_sequences=0: must lie in [1, 20]"),
+])  # fmt: skip
+def test_datasets_demo_range_errors_are_clear(tmp_path, capsys, args, message):
+    assert main(["datasets", "demo", "--out", str(tmp_path / "d"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_datasets_check_reports_and_names_bad_input(tmp_path, capsys, demo_root):
     assert main(["datasets", "check", "--task", "mot", str(demo_root / "mot")]) == 0
     out = capsys.readouterr().out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import configparser
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -12,7 +14,13 @@ import pytest
 from PIL import Image
 
 from unitrack.eval import demo
+from unitrack.eval.base import MetricSpec
 from unitrack.eval.demo import DEMO_VERSION, TASK_SUBDIRS, demo_task_root, ensure_demo, generate_demo
+from unitrack.eval.demo import mot as demo_mot
+from unitrack.eval.demo import mots as demo_mots
+from unitrack.eval.demo import otb as demo_otb
+from unitrack.tasks import Task, TaskSpec, get_spec
+from unitrack.utils import UnitrackError
 
 SIZE = (96, 72)
 W, H = SIZE
@@ -44,6 +52,11 @@ def _rle_decode(h: int, w: int, counts: str) -> np.ndarray:
 def _mask_box(m: np.ndarray) -> tuple[int, int, int, int]:
     rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def _render(module, task: str, i: int):
+    """Re-render sequence `i` of `task` of the `tiny` demo (seed 7) with the task's demo module."""
+    return module.render_sequence(np.random.default_rng([7, get_spec(task).demo_stream, i]), W, H, T, i)
 
 
 def _all_files(root: Path) -> dict[str, bytes]:
@@ -233,9 +246,7 @@ def test_posetrack_layout(tiny, manifest):
 def test_ground_truth_matches_rendered_objects(tiny, manifest):
     """Written GT boxes / masks coincide with the simulator's masks (re-rendered from the same seed)."""
     for i, seq in enumerate(manifest["sequences"]["mot"]):
-        frames, _ = demo._task_frames(
-            "mot", np.random.default_rng([7, demo._TASK_STREAM["mot"], i]), W, H, T, i
-        )
+        frames, _ = _render(demo_mot, "mot", i)
         gt = np.loadtxt(tiny / "mot/train" / seq / "gt/gt.txt", delimiter=",", ndmin=2)
         checked = 0
         for fr, oid, x, y, w, h, *_ in gt:
@@ -247,17 +258,13 @@ def test_ground_truth_matches_rendered_objects(tiny, manifest):
             checked += 1
         assert checked > len(gt) // 2
     for i, seq in enumerate(manifest["sequences"]["sot"]):
-        frames, _ = demo._task_frames(
-            "sot", np.random.default_rng([7, demo._TASK_STREAM["sot"], i]), W, H, T, i
-        )
+        frames, _ = _render(demo_otb, "sot", i)
         text = (tiny / "otb" / seq / "groundtruth_rect.txt").read_text().replace("\t", ",")
         for f, line in zip(frames, text.splitlines()):
             bx, by, bw, bh = _mask_box(f.amodal[0])
             assert np.abs(np.array([bx + 1, by + 1, bw, bh]) - [float(v) for v in line.split(",")]).max() <= 1
     for i, seq in enumerate(manifest["sequences"]["mots"]):
-        frames, _ = demo._task_frames(
-            "mots", np.random.default_rng([7, demo._TASK_STREAM["mots"], i]), W, H, T, i
-        )
+        frames, _ = _render(demo_mots, "mots", i)
         for line in (tiny / "mots/train" / seq / "gt/gt.txt").read_text().splitlines():
             fr, oid, _, _, _, rle = line.split(" ")
             assert np.array_equal(_rle_decode(H, W, rle), frames[int(fr) - 1].visible[int(oid) - 2001])
@@ -290,9 +297,7 @@ def test_look_alike_pairs_cross(tiny, manifest):
         assert truncated.any()
         assert (gt[:, 8] < 0.9).any()  # occlusion happens
     # look-alikes: the pair's clothes are closer in colour than those of other pedestrians
-    frames, info = demo._task_frames(
-        "mot", np.random.default_rng([7, demo._TASK_STREAM["mot"], 0]), W, H, T, 0
-    )
+    frames, info = _render(demo_mot, "mot", 0)
     f = max(frames, key=lambda fr: sum(v.sum() for v in fr.visible))
     cols = [f.image[v].mean(0) if v.sum() > 30 else None for v in f.visible]
     for a, b in info["similar_pairs"]:
@@ -319,13 +324,13 @@ def test_deterministic_and_seeded(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(UnitrackError, match="size"):
         generate_demo(tmp_path, size=(32, 120))
-    with pytest.raises(ValueError, match="num_frames"):
+    with pytest.raises(UnitrackError, match="num_frames"):
         generate_demo(tmp_path, num_frames=5)
-    with pytest.raises(ValueError, match="unknown demo task"):
+    with pytest.raises(UnitrackError, match="unknown demo task"):
         generate_demo(tmp_path, tasks=["vos", "detection"])
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(UnitrackError, match="unknown task"):
         demo_task_root("segmentation", tmp_path)
 
 
@@ -365,3 +370,96 @@ def test_ensure_demo_uses_unitrack_home(tmp_path, monkeypatch):
     assert p == tmp_path / "home" / "demo" / f"{DEMO_VERSION}-seed5" and (p / "manifest.json").is_file()
     ensure_demo(seed=5)
     assert calls == [5]
+
+
+# ------------------------------------------------------------------------------------- plug-in tasks
+
+
+@dataclass
+class _ToyConfig:
+    pass
+
+
+def _write_toy(root: Path, rngs, n, T, W, H) -> dict:
+    _write_toy.calls += 1
+    names = []
+    for i in range(n):
+        name = f"toy-{i + 1:02d}"
+        (root / name).mkdir(parents=True)
+        (root / name / "values.txt").write_text(" ".join(str(v) for v in rngs(i).integers(0, 1000, 8)) + "\n")
+        names.append(name)
+    return {"sequences": names, "details": {"frames": T, "size": [W, H]}}
+
+
+_write_toy.calls = 0
+
+
+def _plugin(name: str, **demo) -> Task:
+    class _Toy(Task):
+        spec = TaskSpec(name=name, title=name, order=50, config=_ToyConfig, metrics=(MetricSpec("score"),), **demo)
+
+    return _Toy()
+
+
+def test_plugin_task_demo_added_to_the_cache(default_demo, tmp_path, monkeypatch):
+    """A plug-in task with a demo_writer gets its sub-folder added to an existing cached demo on first
+    use, under the lock and in one rename; the built-in tasks' files stay byte-identical."""
+    import unitrack.tasks as tasks_mod
+
+    root = tmp_path / "cache"
+    shutil.copytree(default_demo, root / default_demo.name)
+    cached = root / default_demo.name
+    before = _all_files(cached)
+    m0 = json.loads(before["manifest.json"])
+    toy = _plugin("toy", demo_subdir="toy", demo_writer=_write_toy, demo_stream=901)
+    monkeypatch.setitem(tasks_mod._loaded, "toy", toy)
+    _write_toy.calls = 0
+
+    def boom(*a, **k):
+        raise AssertionError("the whole demo was regenerated")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(demo, "generate_demo", boom)
+        assert demo_task_root("toy", root) == cached / "toy"
+        assert demo_task_root("toy", root) == cached / "toy"  # second call: recorded, nothing written
+    assert _write_toy.calls == 1
+    after = _all_files(cached)
+    assert {k: v for k, v in after.items() if k not in ("manifest.json", "README.txt")} == {
+        **{k: v for k, v in before.items() if k not in ("manifest.json", "README.txt")},
+        **{k: v for k, v in after.items() if k.startswith("toy/")},
+    }
+    assert sorted(k for k in after if k.startswith("toy/")) == [f"toy/toy-0{i}/values.txt" for i in (1, 2, 3)]
+    assert not [p for p in cached.iterdir() if p.name.startswith(".")]  # no temp folders left
+    m = json.loads(after["manifest.json"])
+    assert m["args"]["tasks"] == [*m0["args"]["tasks"], "toy"]
+    assert m["layout"] == {**m0["layout"], "toy": "toy"}
+    assert m["sequences"] == {**m0["sequences"], "toy": ["toy-01", "toy-02", "toy-03"]}
+    assert m["tasks"] == {**m0["tasks"], "toy": {"subdir": "toy", "sequences": ["toy-01", "toy-02", "toy-03"],
+                                                  "details": {"frames": 20, "size": [160, 120]}}}  # fmt: skip
+    last = m0["args"]["tasks"][-1].encode()  # the README's task list ends with the last built-in task
+    assert after["README.txt"] == before["README.txt"].replace(last + b"\n", last + b", toy\n", 1)
+    # the same bytes as a fresh generation of the plug-in alone (its own random stream, the cache's args)
+    builtin_specs = tasks_mod.all_specs
+    monkeypatch.setattr(tasks_mod, "all_specs", lambda: [*builtin_specs(), toy.spec])
+    assert demo.TASK_SUBDIRS["toy"] == "toy"
+    fresh = _all_files(generate_demo(tmp_path / "fresh", seed=0, tasks=["toy"]))
+    assert {k: v for k, v in fresh.items() if k.startswith("toy/")} == {
+        k: v for k, v in after.items() if k.startswith("toy/")
+    }
+
+
+def test_plugin_task_without_or_with_clashing_demo_data(default_demo, tmp_path, monkeypatch):
+    import unitrack.tasks as tasks_mod
+
+    monkeypatch.setitem(tasks_mod._loaded, "nodemo", _plugin("nodemo"))
+    with pytest.raises(UnitrackError, match="task nodemo has no demo data; pass --data"):
+        demo_task_root("nodemo", tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing generated for it
+    root = tmp_path / "cache"
+    shutil.copytree(default_demo, root / default_demo.name)
+    before = _all_files(root / default_demo.name)
+    clash = _plugin("clash", demo_subdir="mot", demo_writer=_write_toy, demo_stream=902)
+    monkeypatch.setitem(tasks_mod._loaded, "clash", clash)
+    with pytest.raises(UnitrackError, match="demo_subdir 'mot' is already used by task mot"):
+        demo_task_root("clash", root)
+    assert _all_files(root / default_demo.name) == before
