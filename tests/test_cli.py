@@ -23,7 +23,7 @@ def test_python_dash_m_entry_point():
 def test_eval_bad_config_key_is_a_clear_error(capsys, tmp_path):
     rc = main(["eval", "--task", "vos", "--backbone", "random_r18", "--set", "vos.topkk=3", "--out", str(tmp_path)])
     err = capsys.readouterr().err
-    assert rc == 1 and "unknown key vos.topkk" in err and "did you mean 'topk'" in err
+    assert rc == 2 and "unknown key vos.topkk" in err and "did you mean 'topk'" in err
     assert not any(tmp_path.iterdir())
 
 
@@ -34,7 +34,7 @@ def test_eval_parses_task_specific_flags():
 
 def test_head_only_for_sot(capsys):
     rc = main(["eval", "--task", "vos", "--head", "dcf"])
-    assert rc == 1 and "--head applies to --task sot" in capsys.readouterr().err
+    assert rc == 2 and "--head applies to --task sot" in capsys.readouterr().err
 
 
 def test_datasets_demo_writes_all_formats(tmp_path, capsys):
@@ -42,7 +42,7 @@ def test_datasets_demo_writes_all_formats(tmp_path, capsys):
     assert rc == 0
     for sub in ("otb", "davis", "jhmdb", "mot", "mots", "posetrack"):
         assert (tmp_path / "d" / sub).is_dir()
-    assert main(["datasets", "demo", "--out", str(tmp_path / "e"), "--size", "big"]) == 1
+    assert main(["datasets", "demo", "--out", str(tmp_path / "e"), "--size", "big"]) == 2
     assert "expected WxH" in capsys.readouterr().err
 
 
@@ -64,10 +64,10 @@ def test_datasets_check_reports_and_names_bad_input(tmp_path, capsys, demo_root)
     assert "sequences: 2" in out
     bad = tmp_path / "bad"
     (bad / "train" / "S1" / "img1").mkdir(parents=True)
-    assert main(["datasets", "check", "--task", "mot", "--data", str(bad)]) == 1
+    assert main(["datasets", "check", "--task", "mot", "--data", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "S1" in err or str(bad) in err
-    assert main(["datasets", "check", "--task", "vos"]) == 1
+    assert main(["datasets", "check", "--task", "vos"]) == 2
     assert "needs a dataset folder" in capsys.readouterr().err
 
 
