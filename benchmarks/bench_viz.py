@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unitrack.app import viz  # noqa: E402
 from unitrack.app.viz import Objects, SequenceView, VizOptions  # noqa: E402
+from unitrack.eval.formats import read_mask  # noqa: E402
 
 
 def synthetic_frames(folder: Path, T: int, W: int, H: int, seed: int = 0) -> list[Path]:
@@ -43,8 +44,9 @@ def vos_sequence(tmp: Path, T: int, W: int, H: int, davis: Path | None) -> Seque
         seq = sorted((davis / "JPEGImages" / "480p").iterdir())[0]
         frames = sorted(seq.glob("*.jpg"))[:T]
         ann = davis / "Annotations" / "480p" / seq.name
-        preds = [Objects(labels=(lambda p=ann / f"{f.stem}.png": viz.read_index_png(p))) for f in frames]
-        return SequenceView(name=seq.name, frames=frames, pred=preds, gt=[None] * len(frames))
+        preds = [Objects(labels=(lambda p=ann / f"{f.stem}.png": read_mask(p))) for f in frames]
+        return SequenceView(name=seq.name, frames=frames, pred=preds, gt=[None] * len(frames), colours="palette",
+                            tags=False)
     frames = synthetic_frames(tmp, T, W, H)
     yy, xx = np.mgrid[:H, :W]
     preds = []
@@ -53,7 +55,7 @@ def vos_sequence(tmp: Path, T: int, W: int, H: int, davis: Path | None) -> Seque
         for k, (cx, cy, r) in enumerate(((200 + 4 * t, 240, 90), (500, 150 + 2 * t, 70), (650 - 3 * t, 330, 110)), 1):
             lab[((xx - cx) / r) ** 2 + ((yy - cy) / (0.7 * r)) ** 2 < 1] = k
         preds.append(Objects(labels=lab))
-    return SequenceView(name="synthetic-vos", frames=frames, pred=preds, gt=[None] * T)
+    return SequenceView(name="synthetic-vos", frames=frames, pred=preds, gt=[None] * T, colours="palette", tags=False)
 
 
 def mot_sequence(tmp: Path, T: int, W: int, H: int, n: int = 20, seed: int = 0) -> SequenceView:

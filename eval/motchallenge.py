@@ -277,6 +277,22 @@ def read_gt(seq: MOTSequence, benchmark: str = "MOT17") -> np.ndarray:
     return _cut_frames(out, lines, seq, path, "gt", strict=False)[0]
 
 
+def split_gt_classes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a gt.txt (as :func:`read_mot_txt` reads them) → (evaluated rows, distractor rows), following
+    TrackEval's MOT17 preprocessing: evaluated = class 1 (pedestrian) with the consider flag set;
+    distractors = classes 2, 7, 8, 12 (person on vehicle, static person, distractor, reflection). Files
+    without class columns (MOT15, or -1 there) keep every row whose consider flag is not 0."""
+    if rows.shape[1] >= 8 and (rows[:, 7] > 0).any():
+        cls = rows[:, 7].astype(np.int64)
+        flag = rows[:, 6]
+        valid = (cls == 1) & (flag != 0)
+        distract = np.isin(cls, (2, 7, 8, 12))
+        return rows[valid], rows[distract]
+    if rows.shape[1] >= 7 and (rows[:, 6] == 0).any() and (rows[:, 6] >= 0).all():
+        return rows[rows[:, 6] != 0], rows[:0]
+    return rows, rows[:0]
+
+
 def read_detections(path: Path, seq: MOTSequence) -> dict[int, np.ndarray]:
     """det.txt → {frame: (K, 5) tlwh + score}, frames 1…num_frames only, invalid boxes dropped."""
     rows, lines = read_mot_txt(path, "det")

@@ -144,6 +144,17 @@ def _points_in_polygons(xy: np.ndarray, polys: Sequence[np.ndarray]) -> np.ndarr
     return inside
 
 
+def joints_outside(kpts: np.ndarray, polys: Sequence[np.ndarray]) -> np.ndarray:
+    """N×K×3 keypoints (x, y, visibility/score) with the joints inside any ignore polygon made invisible
+    (score 0): poseval's ignore-region rule on drawn skeletons."""
+    kp = np.array(kpts, np.float64, copy=True)
+    if not polys or not kp.size:
+        return kp
+    inside = _points_in_polygons(kp[..., :2].reshape(-1, 2), polys)
+    kp[..., 2][inside.reshape(kp.shape[:2])] = 0
+    return kp
+
+
 def _clean_people(people: Iterable[PTPerson], regions: Sequence[np.ndarray]) -> list[PTPerson]:
     """Drop rects without annopoints; inside ignore regions drop points and then empty people."""
     out = [p for p in people if p.has_points]

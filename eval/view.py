@@ -7,12 +7,14 @@ draws them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from unitrack.utils import UnitrackError
 
 
 @dataclass
@@ -80,14 +82,61 @@ def kpts_to_boxes(kpts: np.ndarray) -> np.ndarray:
     return out
 
 
+COLOURS = ("ids", "palette", "pred_gt")
+
+
 @dataclass
 class SequenceView:
-    """A sequence ready to draw: frame images, predictions and (optional) ground truth per frame."""
+    """A sequence ready to draw: frame images, predictions and (optional) ground truth per frame.
+
+    How it is drawn comes with it (the loader knows its task): ``colours`` = ``ids`` (a stable colour
+    per track id), ``palette`` (the DAVIS palette colour of the object id) or ``pred_gt`` (one object:
+    prediction red, ground truth green); ``tags`` = id tags next to the objects; ``limbs`` = skeleton
+    edges (0-based joint pairs) by number of joints per skeleton; ``gt_mode`` = how ground truth is
+    shown when the user does not say (``none`` | ``overlay`` | ``side``).
+    """
 
     name: str
     frames: list[Path]
     pred: list[Objects]
     gt: list[Objects | None]
     fps: float = 15.0
+    colours: str = "ids"
+    tags: bool = True
+    limbs: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
+    gt_mode: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.colours not in COLOURS:
+            raise ValueError(f"SequenceView.colours must be one of {COLOURS}, got {self.colours!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# small helpers the loaders share
+# ---------------------------------------------------------------------------------------------------
+
+
+def one_based(boxes: np.ndarray) -> np.ndarray:
+    """1-based x,y (OTB, MOTChallenge: the top-left pixel is (1, 1)) → 0-based pixel coordinates."""
+    b = np.array(boxes, np.float64, copy=True).reshape(-1, boxes.shape[-1] if boxes.ndim > 1 else 4)
+    b[:, :2] -= 1.0
+    return b
+
+
+def prediction_names(pred_dir: Path, ext: str) -> list[str]:
+    """Sequence names of the prediction files ``<name><ext>`` anywhere under ``pred_dir``, sorted."""
+    return sorted({p.stem for p in Path(pred_dir).rglob(f"*{ext}") if not p.name.startswith(".")})
+
+
+def find_prediction(pred_dir: Path, name: str, ext: str) -> Path:
+    """``pred_dir/<name><ext>``, else the first such file below it; an error naming both when there is none."""
+    pred_dir = Path(pred_dir)
+    p = pred_dir / f"{name}{ext}"
+    if p.exists():
+        return p
+    hits = sorted(pred_dir.rglob(f"{name}{ext}"))
+    if not hits:
+        raise UnitrackError(f"no prediction file {name}{ext} under {pred_dir}")
+    return hits[0]
 
 

@@ -38,16 +38,21 @@ from unitrack.association import (
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
 from unitrack.eval.demo.mot import write_mot
+from unitrack.eval.formats import frame_number, read_mot_txt, read_seqinfo
 from unitrack.eval.motchallenge import (
     BENCHMARKS,
     MOTSequence,
     find_sequences,
+    load_sequence,
     read_gt,
     read_observations,
     score_dir,
     score_sequences,
+    split_folder,
+    split_gt_classes,
     write_mot_results,
 )
+from unitrack.eval.view import Objects, SequenceView, find_prediction, one_based, prediction_names
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
 
@@ -172,6 +177,58 @@ def track_sequence(seq: MOTSequence, dets: dict[int, np.ndarray], extractor, sec
     return run_tracker(frames, sec, seq.frame_rate, device, timings)
 
 
+def _by_frame(rows: np.ndarray) -> dict[int, np.ndarray]:
+    """Rows of a MOTChallenge table grouped by frame (first column)."""
+    if not len(rows):
+        return {}
+    f = rows[:, 0].astype(np.int64)
+    order = np.argsort(f, kind="stable")
+    f, rows = f[order], rows[order]
+    uniq, starts = np.unique(f, return_index=True)
+    ends = np.append(starts[1:], len(f))
+    return {int(u): rows[s:e] for u, s, e in zip(uniq, starts, ends)}
+
+
+def _ids_boxes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, 0-based x,y,w,h) of MOTChallenge rows (whose boxes are 1-based)."""
+    return rows[:, 1].astype(np.int64), one_based(rows[:, 2:6])
+
+
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: the boxes of ``pred/<seq>.txt`` with their track ids over the images
+    of the MOTChallenge sequences (:mod:`unitrack.eval.motchallenge`), and the ground truth the metric
+    evaluates (class 1, consider flag set) with its distractors as ignore regions."""
+    base = split_folder(root, (cfg.get("mot") or {}).get("split", "train"))
+    names = seqs or [n for n in prediction_names(pred_dir, ".txt") if (base / n).is_dir()]
+    empty = np.zeros((0, 10))
+    out = []
+    for name in names:
+        sdir = base / name
+        if not sdir.is_dir():
+            raise UnitrackError(f"MOT sequence {name}: folder {sdir} does not exist")
+        pf = find_prediction(pred_dir, name, ".txt")
+        seq = load_sequence(sdir)
+        pred = _by_frame(read_mot_txt(pf, "pred")[0])
+        gt_rows = dis_rows = None
+        if seq.gt_file is not None:
+            g, d = split_gt_classes(read_mot_txt(seq.gt_file, "gt")[0])
+            gt_rows, dis_rows = _by_frame(g), _by_frame(d)
+        preds, gts = [], []
+        for p in seq.frames:
+            n = frame_number(p)
+            ids, boxes = _ids_boxes(pred.get(n, empty))
+            preds.append(Objects(ids=ids, boxes=boxes))
+            if gt_rows is None:
+                gts.append(None)
+            else:
+                gi, gb = _ids_boxes(gt_rows.get(n, empty))
+                dis = one_based(dis_rows.get(n, empty)[:, 2:6]) if dis_rows else np.zeros((0, 4))
+                gts.append(Objects(ids=gi, boxes=gb, ignore_boxes=dis))
+        fps = seq.frame_rate if "framerate" in read_seqinfo(sdir / "seqinfo.ini") else 15.0
+        out.append(SequenceView(name=name, frames=seq.frames, pred=preds, gt=gts, fps=fps))
+    return out
+
+
 class MOTTask(Task):
     """Multi-object tracking with boxes on MOTChallenge (MOT16/17 train for Tables 1–2)."""
 
@@ -184,6 +241,7 @@ class MOTTask(Task):
         family='association',
         data_help='<root>/train/<seq>/{img1,gt/gt.txt,det/det.txt,seqinfo.ini}',
         demo_subdir='mot',
+        viz_loader=viz_sequences,
         demo_writer=write_mot,
         demo_stream=104,
         paper_dataset='MOT16 train',

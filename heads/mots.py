@@ -27,18 +27,25 @@ from unitrack.association import AssociationConfig
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
 from unitrack.eval.demo.mots import write_mots
+from unitrack.eval.formats import MOTSRow, frame_number, read_seqinfo
 from unitrack.eval.mots import (
+    IGNORE_CLASS,
+    PEDESTRIAN,
     MOTSSequence,
+    decode_rles,
     evaluate_mots,
     find_sequences,
     format_mots_lines,
     frame_masks,
     gt_cut_to,
+    load_sequence,
     observation_file,
     read_mots_txt,
     read_observations,
     score_dir,
+    split_folder,
 )
+from unitrack.eval.view import Objects, SequenceView, find_prediction, prediction_names
 from unitrack.features import frame_features
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, atomic_write_text, progress
@@ -121,6 +128,53 @@ def track_sequence(seq: MOTSSequence, ctx: RunContext, obs: dict[int, list]) -> 
 # ---------------------------------------------------------------------------------------------------
 
 
+def _mask_objects(rows: list[MOTSRow], keep: set[int] | None, ignore_class: int | None = None) -> Objects:
+    """One frame's masks (classes ``keep``; None = all but the ignore class) as drawn objects, with the
+    ``ignore_class`` masks as ignore regions."""
+    from pycocotools import mask as mask_utils
+
+    objs = [r for r in rows if (r.cls in keep if keep is not None else r.cls != IGNORE_CLASS)]
+    ign = [r.rle for r in rows if ignore_class is not None and r.cls == ignore_class]
+    ids = np.asarray([r.obj_id for r in objs], np.int64)
+    rles = [r.rle for r in objs]
+    boxes = np.asarray(mask_utils.toBbox(rles), np.float64).reshape(-1, 4) if rles else np.zeros((0, 4))
+
+    def decode(rles=rles):
+        h, w = rles[0]["size"]
+        lab = np.zeros((h, w), np.uint16)
+        for k, m in enumerate(decode_rles(rles, h, w)):  # objects, not pixels
+            lab[m > 0] = k + 1
+        return lab
+
+    return Objects(ids=ids, boxes=boxes, labels=decode if rles else None, label_ids=ids, rles=rles,
+                   ignore_rles=ign or None)
+
+
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: the masks of ``pred/<seq>.txt`` with their ids over the images of the
+    MOTS sequences (:mod:`unitrack.eval.mots`), and the pedestrian ground truth (class 2) with the
+    class-10 masks as ignore regions."""
+    base = split_folder(root, (cfg.get("mots") or {}).get("split", "train"))
+    names = seqs or [n for n in prediction_names(pred_dir, ".txt") if (base / n).is_dir()]
+    out = []
+    for name in names:
+        sdir = base / name
+        if not sdir.is_dir():
+            raise UnitrackError(f"MOTS sequence {name}: folder {sdir} does not exist")
+        pf = find_prediction(pred_dir, name, ".txt")
+        seq = load_sequence(sdir)
+        pred = read_mots_txt(pf, unique_ids=False)
+        gt = read_mots_txt(seq.gt_path, unique_ids=False) if seq.gt_path is not None else None
+        preds, gts = [], []
+        for p in seq.frames:
+            n = frame_number(p)
+            preds.append(_mask_objects(pred.get(n, []), None))
+            gts.append(None if gt is None else _mask_objects(gt.get(n, []), {PEDESTRIAN}, IGNORE_CLASS))
+        fps = seq.fps if "framerate" in read_seqinfo(sdir / "seqinfo.ini") else 15.0
+        out.append(SequenceView(name=name, frames=seq.frames, pred=preds, gt=gts, fps=fps))
+    return out
+
+
 class MOTSTask(Task):
     spec = TaskSpec(
         name='mots',
@@ -131,6 +185,7 @@ class MOTSTask(Task):
         family='association',
         data_help='<root>/train/<seq>/{img1,gt/gt.txt,seqinfo.ini} + mask observations',
         demo_subdir='mots',
+        viz_loader=viz_sequences,
         demo_writer=write_mots,
         demo_stream=105,
         paper_dataset='MOTS20 train',

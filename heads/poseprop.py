@@ -24,6 +24,8 @@ from unitrack.eval.demo.jhmdb import write_jhmdb
 from unitrack.eval.jhmdb import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    LIMBS,
+    NUM_JOINTS,
     JhmdbVideo,
     belief_maps,
     grid_to_image,
@@ -35,6 +37,7 @@ from unitrack.eval.jhmdb import (
     readout_keypoints,
     write_prediction,
 )
+from unitrack.eval.view import Objects, SequenceView
 from unitrack.propagation import LabelPropagator, PropagationParams
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
@@ -112,6 +115,39 @@ def propagate_video(video: JhmdbVideo, extractor, params: PropagationParams, cro
     return np.stack(coords, axis=-1).astype(np.float64)
 
 
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: the propagated joints ``pred/<index>.dat`` (2×15×T feature-grid
+    coordinates, −1 = failed joint) mapped to image pixels as the PCK evaluation does, and the JHMDB
+    ground truth (:mod:`unitrack.eval.jhmdb`)."""
+    sec = cfg.get("poseprop") or {}
+    crop, stride = int(sec.get("crop_size", 320)), int(sec.get("down_factor", 8))
+    videos = read_jhmdb(root, sec.get("split_file", "split.txt"))
+    by_name = {v.name: v for v in videos}
+    if seqs:
+        bad = [n for n in seqs if n not in by_name]
+        if bad:
+            raise UnitrackError(f"JHMDB video(s) {bad} not in the split file under {root}")
+        videos = [by_name[n] for n in seqs]
+    else:
+        videos = [v for v in videos if (pred_dir / f"{v.index}.dat").is_file()]
+    out = []
+    for v in videos:
+        pf = pred_dir / f"{v.index}.dat"
+        if not pf.is_file():
+            raise UnitrackError(f"no pose prediction {pf} for video {v.name}")
+        p = grid_to_image(read_prediction(pf), v.size, crop, stride)  # 2×J×T
+        pred = np.concatenate([p.transpose(2, 1, 0), (p[0] >= 0).T[..., None].astype(np.float64)], 2)
+        g = np.asarray(v.joints, np.float64)
+        gt = np.concatenate([g.transpose(2, 1, 0), np.ones(g.shape[2:0:-1] + (1,))], 2)
+        T = min(len(v.frames), len(pred))
+        preds = [Objects(ids=np.array([1]), kpts=pred[t:t + 1]) for t in range(T)]
+        gts: list[Objects | None] = [Objects(ids=np.array([1]), kpts=gt[t:t + 1]) if t < len(gt) else None
+                                     for t in range(T)]
+        out.append(SequenceView(name=v.name, frames=list(v.frames[:T]), pred=preds, gt=gts, fps=15.0, tags=False,
+                                limbs={NUM_JOINTS: LIMBS}))
+    return out
+
+
 class PosePropTask(Task):
     spec = TaskSpec(
         name='poseprop',
@@ -122,6 +158,7 @@ class PosePropTask(Task):
         family='propagation',
         data_help="split file lines '<joint_positions.mat> <frame folder>'",
         demo_subdir='jhmdb',
+        viz_loader=viz_sequences,
         demo_writer=write_jhmdb,
         demo_stream=103,
         metrics=(

@@ -35,15 +35,19 @@ from unitrack.eval.base import MetricSpec
 from unitrack.eval.demo.posetrack import write_posetrack
 from unitrack.eval.posetrack import (
     NUM_JOINTS,
+    PT17_LIMBS,
+    PT18_LIMBS,
     PTVideo,
     annotation_dir,
     evaluate_posetrack,
     image_root,
+    joints_outside,
     observation_path,
     read_posetrack_json,
     video_files,
     write_posetrack_json,
 )
+from unitrack.eval.view import Objects, SequenceView, find_prediction, prediction_names
 from unitrack.features import frame_features
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
@@ -175,6 +179,115 @@ def _pairs(gt_dir: Path, pred_dir: Path, max_sequences: int | None) -> list[tupl
     return [(read_posetrack_json(g), read_posetrack_json(pred_dir / g.name)) for g in gts]
 
 
+# ---------------------------------------------------------------------------------------------------
+# what `unitrack viz` draws
+# ---------------------------------------------------------------------------------------------------
+
+
+def _drawn_people(video: PTVideo) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """People per image name as drawn: (track id, −1 when missing; K×3 keypoints x, y, visibility/score)
+    with the file's own keypoints (the 17 COCO-order ones of PoseTrack-18, the 15 joints of
+    PoseTrack-17, where an absent joint is 0 and a joint without score is visible)."""
+    out: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for fr in video.frames:
+        for p in fr.people:
+            tid = -1 if p.track_id is None else p.track_id
+            if video.fmt == "2018":
+                kp = np.asarray(video.raw["annotations"][p.source_index].get("keypoints") or [], np.float64)
+                if not kp.size:
+                    continue
+                kp = kp.reshape(-1, 3)
+            else:
+                has = p.present
+                kp = np.zeros((NUM_JOINTS, 3))
+                kp[has, :2] = p.joints[has, :2]
+                score = np.nan_to_num(p.joints[has, 2], nan=1.0)
+                kp[has, 2] = np.where(score == 0, 1e-3, score)
+            out.setdefault(fr.name, []).append((tid, kp))
+    return out
+
+
+def _labelled(video: PTVideo) -> set[str]:
+    """Names of the labelled images (a 2017 entry without ``is_labeled`` is labelled when it has ``annorect``)."""
+    out = set()
+    for i, fr in enumerate(video.frames):
+        entry = video.raw["annolist"][i] if video.fmt == "2017" else None
+        if entry is not None and entry.get("is_labeled") is None:
+            lab = entry.get("annorect") is not None
+        else:
+            lab = fr.is_labeled
+        if lab:
+            out.add(fr.name)
+    return out
+
+
+def _outside_ignore(items: list[tuple[int, np.ndarray]], polys: list[np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """poseval's rule: joints inside ignore regions are removed, people left without joints dropped."""
+    if not polys or not items:
+        return items
+    out = []
+    for tid, kp in items:
+        kp = joints_outside(kp[None], polys)[0]
+        if (kp[:, 2] > 0).any():
+            out.append((tid, kp))
+    return out
+
+
+def _pose_objects(items: list[tuple[int, np.ndarray]]) -> Objects:
+    if not items:
+        return Objects(kpts=np.zeros((0, 17, 3)))
+    K = max(len(k) for _, k in items)
+    kp = np.zeros((len(items), K, 3))
+    for i, (_, k) in enumerate(items):
+        kp[i, :len(k)] = k
+    return Objects(ids=np.asarray([t for t, _ in items], np.int64), kpts=kp)
+
+
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: the skeletons of ``pred/<seq>.json`` with their track ids, and the
+    ground truth of the labelled frames (joints in ignore regions removed, the regions kept for the error
+    strip), both read by :mod:`unitrack.eval.posetrack`."""
+    split = (cfg.get("posetrack") or {}).get("split", "val")
+    try:
+        ann_dir = annotation_dir(root, split)
+    except UnitrackError:
+        ann_dir = None
+    out = []
+    for name in seqs or prediction_names(pred_dir, ".json"):
+        pfile = read_posetrack_json(find_prediction(pred_dir, name, ".json"))
+        gf = ann_dir / f"{name}.json" if ann_dir is not None else None
+        gfile = read_posetrack_json(gf) if gf is not None and gf.is_file() else None
+        order = [f.name for f in (gfile if gfile is not None and gfile.frames else pfile).frames]
+        frames = []
+        for fn in order:
+            cand = root / fn
+            if not cand.is_file():
+                cand = root / "images" / split / name / Path(fn).name
+            frames.append(cand)
+        keep = [i for i, f in enumerate(frames) if f.is_file()]
+        if not keep:
+            raise UnitrackError(f"PoseTrack sequence {name}: none of its images exist under {root}")
+        people = _drawn_people(pfile)
+        by_base = {Path(k).name: v for k, v in people.items()}
+        gt_people = _drawn_people(gfile) if gfile is not None else {}
+        labelled = _labelled(gfile) if gfile is not None else set()
+        ignore = {f.name: f.ignore_regions for f in gfile.frames if f.ignore_regions} if gfile is not None else {}
+        preds, gts = [], []
+        for i in keep:
+            fn = order[i]
+            polys = ignore.get(fn, [])
+            preds.append(_pose_objects(people.get(fn, by_base.get(Path(fn).name, []))))
+            if fn in labelled:
+                g = _pose_objects(_outside_ignore(gt_people.get(fn, []), polys))
+                g.ignore_polys = polys
+                gts.append(g)
+            else:
+                gts.append(None)
+        out.append(SequenceView(name=name, frames=[frames[i] for i in keep], pred=preds, gt=gts, fps=10.0,
+                                limbs={17: PT18_LIMBS, 15: PT17_LIMBS}))
+    return out
+
+
 class PoseTrackTask(Task):
     spec = TaskSpec(
         name='posetrack',
@@ -185,6 +298,7 @@ class PoseTrackTask(Task):
         family='association',
         data_help='<root>/images/val/<seq>, <root>/annotations/val/<seq>.json + detections',
         demo_subdir='posetrack',
+        viz_loader=viz_sequences,
         demo_writer=write_posetrack,
         demo_stream=106,
         paper_dataset='PoseTrack-18 val',

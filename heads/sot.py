@@ -25,10 +25,12 @@ from unitrack.eval.otb import (
     SOTSequence,
     evaluate_ope,
     plot_ope,
+    read_boxes,
     read_predictions,
     read_sot_dataset,
     write_boxes,
 )
+from unitrack.eval.view import Objects, SequenceView, find_prediction, one_based, prediction_names
 from unitrack.features import read_rgb
 from unitrack.sot import SOTConfig
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
@@ -73,6 +75,32 @@ def track_sequence(seq: SOTSequence, tracker, to_tensor: Callable[[np.ndarray], 
     return out, time.perf_counter() - t0
 
 
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: predictions ``pred/<seq>.txt`` (red) over the ground truth (green) of
+    the OTB / LaSOT / GOT-10k layouts read by :mod:`unitrack.eval.otb` (frame ranges, pysot JSON). Boxes
+    are 1-based like OTB's, shifted to 0-based pixels here."""
+    names = seqs or prediction_names(pred_dir, ".txt")
+    data = {q.name: q for q in read_sot_dataset(root)}
+    out = []
+    for name in names:
+        if name not in data:
+            raise UnitrackError(f"SOT sequence {name} not found under {root}")
+        q = data[name]
+        pred = one_based(read_boxes(find_prediction(pred_dir, name, ".txt"))[:, :4])
+        gt = one_based(np.asarray(q.gt, np.float64)[:, :4])
+        T = min(len(q.frames), len(pred))
+        if len(pred) != len(q.frames):
+            log.warning("%s: %d predicted boxes for %d frames; drawing the first %d", name, len(pred), len(q.frames), T)
+        preds = [Objects(ids=np.array([1]), boxes=pred[t:t + 1]) for t in range(T)]
+        gts: list[Objects | None] = [
+            Objects(ids=np.array([1]), boxes=gt[t:t + 1]) if t < len(gt) and np.isfinite(gt[t]).all() else None
+            for t in range(T)
+        ]
+        out.append(SequenceView(name=name, frames=list(q.frames[:T]), pred=preds, gt=gts, fps=30.0,
+                                colours="pred_gt", tags=False, gt_mode="overlay"))
+    return out
+
+
 class SOTTask(Task):
     spec = TaskSpec(
         name='sot',
@@ -85,6 +113,7 @@ class SOTTask(Task):
         demo_subdir='otb',
         demo_writer=write_otb,
         demo_stream=101,
+        viz_loader=viz_sequences,
         variants=('xcorr', 'dcf'),
         paper_dataset='OTB-2015',
         paper_columns={'sot_auc_xcorr': ('xcorr', 'AUC'), 'sot_auc_dcf': ('dcf', 'AUC')},

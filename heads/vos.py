@@ -25,9 +25,11 @@ from unitrack.eval.davis import (
     DavisSequence,
     evaluate_davis,
     read_davis,
+    read_mask,
     write_mask,
 )
 from unitrack.eval.demo.davis import write_davis
+from unitrack.eval.view import Objects, SequenceView
 from unitrack.propagation import LabelPropagator, PropagationParams, resize_labels
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
 from unitrack.utils import UnitrackError, progress
@@ -140,6 +142,34 @@ def write_first_frame_baseline(sequences: list[DavisSequence], pred_dir: str | P
             write_mask(pred_dir / seq.name / f"{p.stem}.png", ann, seq.palette)
 
 
+def viz_sequences(root: Path, pred_dir: Path, cfg: dict, seqs: list[str] | None) -> list[SequenceView]:
+    """What ``unitrack viz`` draws: the masks ``pred/<seq>/<frame>.png`` (DAVIS palette colours by object
+    id) over the frames of the DAVIS sequences read by :mod:`unitrack.eval.davis`; annotations where
+    they exist. The configured resolution, else the first one under ``JPEGImages/``."""
+    sec = cfg.get("vos") or {}
+    res = sec.get("resolution", "480p")
+    if not (root / "JPEGImages" / res).is_dir():
+        jpeg = root / "JPEGImages"
+        cands = sorted(p for p in jpeg.glob("*") if p.is_dir()) if jpeg.is_dir() else []
+        if not cands:
+            raise UnitrackError(f"{root}: not a DAVIS folder (expected JPEGImages/{res}/<sequence>/)")
+        res = cands[0].name
+    names = seqs or sorted(p.name for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    out = []
+    for seq in read_davis(root, year=str(sec.get("year", "2017")), resolution=res, sequences=names):
+        pdir = pred_dir / seq.name
+        if not pdir.is_dir():
+            raise UnitrackError(f"no predictions for sequence {seq.name} (expected folder {pdir})")
+        preds, gts = [], []
+        for i, f in enumerate(seq.frames):
+            pp = pdir / f"{f.stem}.png"
+            preds.append(Objects(labels=(lambda p=pp: read_mask(p))) if pp.is_file() else Objects())
+            gts.append(Objects(labels=(lambda i=i, s=seq: s.read_annotation(i))) if seq.annotations[i] else None)
+        out.append(SequenceView(name=seq.name, frames=seq.frames, pred=preds, gt=gts, fps=24.0, colours="palette",
+                                tags=False))
+    return out
+
+
 class VOSTask(Task):
     spec = TaskSpec(
         name='vos',
@@ -150,6 +180,7 @@ class VOSTask(Task):
         family='propagation',
         data_help='<root>/JPEGImages/480p/<seq>, Annotations/480p/<seq> (indexed PNG), ImageSets/2017/val.txt',
         demo_subdir='davis',
+        viz_loader=viz_sequences,
         demo_writer=write_davis,
         demo_stream=102,
         paper_dataset='DAVIS-2017 val',

@@ -1,15 +1,17 @@
 """Look at the tracking: draw the predictions of any task over the frames (MP4 / GIF / PNG).
 
 ``unitrack viz RESULT_DIR --out DIR`` reads a result folder (``result.json`` names the task and the
-dataset root, ``pred/`` holds the benchmark-format predictions), parses predictions and ground truth
-in their native formats and renders, per sequence:
+dataset root, ``pred/`` holds the benchmark-format predictions); the task's ``viz_loader`` (declared
+by its :class:`~unitrack.tasks.TaskSpec`, next to its head) parses predictions and ground truth in
+their native formats into :class:`~unitrack.eval.view.SequenceView` objects, which are rendered, per
+sequence:
 
 * SOT: predicted box (red) and ground-truth box (green);
 * VOS: DAVIS-palette mask overlay with object contours;
 * MOT: boxes with track ids in stable colours (hash of the id) and short trails;
 * MOTS: masks with ids; PoseTrack / JHMDB: skeletons with ids;
 * ground truth overlaid (white) or side by side on request;
-* for association tasks, an error strip under the frames: ID switches, missed objects and false
+* for association tasks (spec family ``association``), an error strip under the frames: ID switches, missed objects and false
   positives per frame from a motmetrics accumulator (IoU 0.5), with the failing ground-truth objects
   marked on the frame where they happen.
 
@@ -55,31 +57,19 @@ from unitrack.app.viz.draw import (
     side_by_side,
 )
 from unitrack.app.viz.errors import Events, association_events, box_iou, error_strip, strip_cursor
-from unitrack.app.viz.loaders import (
-    LOADERS,
-    PoseFile,
-    joints_outside,
-    read_index_png,
-    read_mot_gt,
-    read_mots_txt,
-    read_posetrack_json,
-)
 from unitrack.app.viz.render import (
-    ASSOCIATION_TASKS,
     GT_MODES,
-    JHMDB_LIMBS,
-    POSETRACK17_LIMBS,
-    POSETRACK18_LIMBS,
     VizOptions,
     _select_frames,
     draw_gt_overlay,
     draw_objects,
-    limbs_for,
+    is_association,
     read_rgb,
     render_sequence,
 )
 from unitrack.app.viz.writers import FORMATS, write_frames, write_png
 from unitrack.eval.view import Objects, SequenceView, kpts_to_boxes
+from unitrack.tasks import get_spec
 from unitrack.utils import UnitrackError, progress
 
 log = logging.getLogger("unitrack")
@@ -125,8 +115,8 @@ def open_result(result_dir: str | Path, task: str | None = None, data: str | Pat
         if not task or not data:
             raise UnitrackError(f"{rd} holds no result.json; pass --task and --data to draw a bare prediction folder")
         pred = rd / "pred" if (rd / "pred").is_dir() else rd
-    if task not in LOADERS:
-        raise UnitrackError(f"unknown task {task!r} (tasks: {', '.join(LOADERS)})")
+    if get_spec(task).viz_loader is None:  # an unknown task is an error here too
+        raise UnitrackError(f"task {task!r} cannot be drawn: its TaskSpec declares no viz_loader")
     root = Path(data)
     if str(data) == "demo":
         from unitrack.eval.demo import demo_task_root
@@ -141,15 +131,18 @@ def open_result(result_dir: str | Path, task: str | None = None, data: str | Pat
 
 
 def load_sequences(info: ResultInfo, seqs: list[str] | None = None) -> list[SequenceView]:
-    """Every sequence with predictions (or the named ones), ready to draw."""
-    views = LOADERS[info.task](info.data_root, info.pred_dir, info.config, seqs or None)
+    """Every sequence with predictions (or the named ones), ready to draw (the task's ``viz_loader``)."""
+    loader = get_spec(info.task).viz_loader
+    if loader is None:
+        raise UnitrackError(f"task {info.task!r} cannot be drawn: its TaskSpec declares no viz_loader")
+    views = loader(info.data_root, info.pred_dir, info.config, seqs or None)
     if not views:
         raise UnitrackError(f"no predictions found under {info.pred_dir} for task {info.task}")
     return views
 
 
 def _events_for(task: str, seq: SequenceView, opts: VizOptions) -> Events | None:
-    if not opts.errors or task not in ASSOCIATION_TASKS:
+    if not opts.errors or not is_association(task):
         return None
     if not any(g is not None for g in seq.gt):
         return None
@@ -236,13 +229,12 @@ def cli(args: argparse.Namespace) -> int:
 
 
 __all__ = [  # everything drawn or read here, importable from unitrack.app.viz
-    "ASSOCIATION_TASKS", "Events", "FORMATS", "FP_COLOR", "GT_MODES", "GT_OVERLAY_COLOR", "INFO_BG",
-    "JHMDB_LIMBS", "LOADERS", "MISS_COLOR", "Objects", "PALETTE", "POSETRACK17_LIMBS", "POSETRACK18_LIMBS",
-    "PoseFile", "SOT_GT_COLOR", "SOT_PRED_COLOR", "STRIP_BG", "SWITCH_COLOR", "SequenceView", "VizOptions",
-    "association_events", "box_iou", "colorize", "davis_palette", "draw_boxes", "draw_contours",
-    "draw_gt_overlay", "draw_objects", "draw_skeletons", "draw_trails", "error_strip", "font_scale",
-    "id_colors", "joints_outside", "kpts_to_boxes", "limbs_for", "line_width", "lut_for", "mask_boundary",
-    "overlay_labels", "put_tag", "read_index_png", "read_mot_gt", "read_mots_txt", "read_posetrack_json",
-    "read_rgb", "render_sequence", "side_by_side", "strip_cursor", "write_frames", "write_png",
-    "GIF_MAX_WIDTH", "ResultInfo", "cli", "load_sequences", "open_result", "render_preview", "visualise",
+    "FORMATS", "GIF_MAX_WIDTH", "GT_MODES", "PALETTE", "Events", "Objects", "ResultInfo", "SequenceView",
+    "VizOptions", "FP_COLOR", "GT_OVERLAY_COLOR", "INFO_BG", "MISS_COLOR", "SOT_GT_COLOR", "SOT_PRED_COLOR",
+    "STRIP_BG", "SWITCH_COLOR", "association_events", "box_iou", "cli", "colorize", "davis_palette",
+    "draw_boxes", "draw_contours", "draw_gt_overlay", "draw_objects", "draw_skeletons", "draw_trails",
+    "error_strip", "font_scale", "id_colors", "is_association", "kpts_to_boxes", "line_width",
+    "load_sequences", "lut_for", "mask_boundary", "open_result", "overlay_labels", "put_tag", "read_rgb",
+    "render_preview", "render_sequence", "side_by_side", "strip_cursor", "visualise", "write_frames",
+    "write_png",
 ]

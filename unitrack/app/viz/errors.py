@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from unitrack.app.viz.draw import FP_COLOR, MISS_COLOR, STRIP_BG, SWITCH_COLOR
-from unitrack.app.viz.loaders import joints_outside
+from unitrack.eval.posetrack import joints_outside
 from unitrack.eval.view import Objects, SequenceView
 
 

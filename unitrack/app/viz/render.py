@@ -31,32 +31,10 @@ from unitrack.app.viz.draw import (
 )
 from unitrack.app.viz.errors import Events, error_strip, strip_cursor
 from unitrack.eval.view import Objects, SequenceView
+from unitrack.tasks import get_spec
 from unitrack.utils import UnitrackError, prefetch
 
 GT_MODES = ("none", "overlay", "side")
-ASSOCIATION_TASKS = ("mot", "mots", "posetrack")
-
-
-# PoseTrack-18 (COCO order, 17 keypoints): the 'skeleton' of the PoseTrack-18 category, 0-based
-POSETRACK18_LIMBS = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-                     (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
-# PoseTrack-17 (15 joints: r-ankle, r-knee, r-hip, l-hip, l-knee, l-ankle, r-wrist, r-elbow, r-shoulder,
-# l-shoulder, l-elbow, l-wrist, head-bottom, nose, head-top)
-POSETRACK17_LIMBS = [(9, 10), (10, 11), (8, 7), (7, 6), (9, 12), (8, 12), (12, 14), (12, 13), (9, 3), (3, 4),
-                     (4, 5), (8, 2), (2, 1), (1, 0), (2, 3)]
-# JHMDB (15 joints: neck, belly, head, r-shoulder, l-shoulder, r-hip, l-hip, r-elbow, l-elbow, r-knee,
-# l-knee, r-wrist, l-wrist, r-ankle, l-ankle)
-JHMDB_LIMBS = [(0, 1), (0, 2), (0, 3), (0, 4), (1, 5), (1, 6), (3, 7), (4, 8), (5, 9), (6, 10), (7, 11),
-               (8, 12), (9, 13), (10, 14)]
-
-
-def limbs_for(task: str, num_joints: int) -> list[tuple[int, int]]:
-    if num_joints == 17:
-        return POSETRACK18_LIMBS
-    if num_joints == 15:
-        return JHMDB_LIMBS if task == "poseprop" else POSETRACK17_LIMBS
-    return []
-
 
 
 @dataclass
@@ -82,21 +60,30 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _colour_fn(task: str) -> Callable[[np.ndarray], np.ndarray]:
-    if task == "vos":
+def is_association(task: str | None) -> bool:
+    """Whether ``task`` associates objects over time (its spec's family): trails and the error strip."""
+    return task is not None and get_spec(task).family == "association"
+
+
+def _colour_fn(view: SequenceView) -> Callable[[np.ndarray], np.ndarray]:
+    if view.colours == "palette":
         return lambda ids: PALETTE[np.asarray(ids, np.int64) % 256]
     return id_colors
 
 
-def draw_objects(img: np.ndarray, obj: Objects, task: str, *, alpha: float = 0.5, gt: bool = False,
+def _limbs(view: SequenceView, num_joints: int):
+    return view.limbs.get(num_joints, ())
+
+
+def draw_objects(img: np.ndarray, obj: Objects, view: SequenceView, *, alpha: float = 0.5, gt: bool = False,
                  min_score: float = 0.0, tags: bool = True) -> np.ndarray:
-    """Draw one frame's objects in the task's style (masks, boxes, skeletons, id tags)."""
+    """Draw one frame's objects in the style of their sequence ``view`` (masks, boxes, skeletons, id tags)."""
     th = line_width(img)
-    if task == "sot":
+    if view.colours == "pred_gt":
         if obj.boxes is not None and len(obj.boxes):
             draw_boxes(img, obj.boxes, [SOT_GT_COLOR if gt else SOT_PRED_COLOR], th)
         return img
-    colour_of = _colour_fn(task)
+    colour_of = _colour_fn(view)
     lab = obj.label_map()
     if lab is not None:
         lut = lut_for(int(lab.max(initial=0)), obj.label_ids, colour_of)
@@ -105,10 +92,10 @@ def draw_objects(img: np.ndarray, obj: Objects, task: str, *, alpha: float = 0.5
         return img
     cols = colour_of(obj.ids)
     if obj.kpts is not None:
-        draw_skeletons(img, obj.kpts, limbs_for(task, obj.kpts.shape[1]), cols, min_score=min_score)
+        draw_skeletons(img, obj.kpts, _limbs(view, obj.kpts.shape[1]), cols, min_score=min_score)
     elif obj.boxes is not None and lab is None:
         draw_boxes(img, obj.boxes, cols, th)
-    if tags and task not in ("vos", "poseprop"):
+    if tags and view.tags:
         boxes = obj.object_boxes()
         for tid, b, c in zip(obj.ids, boxes, cols):
             if b[2] <= 0 and b[3] <= 0 and obj.kpts is not None:
@@ -117,10 +104,11 @@ def draw_objects(img: np.ndarray, obj: Objects, task: str, *, alpha: float = 0.5
     return img
 
 
-def draw_gt_overlay(img: np.ndarray, gt: Objects, task: str, min_score: float = 0.0) -> np.ndarray:
-    """Ground truth over the predictions: green boxes for SOT, white outlines / contours / skeletons else."""
+def draw_gt_overlay(img: np.ndarray, gt: Objects, view: SequenceView, min_score: float = 0.0) -> np.ndarray:
+    """Ground truth over the predictions: green boxes for one object (SOT), white outlines / contours /
+    skeletons else."""
     th = max(1, line_width(img) - 1)
-    if task == "sot":
+    if view.colours == "pred_gt":
         if gt.boxes is not None:
             draw_boxes(img, gt.boxes, [SOT_GT_COLOR], line_width(img))
         return img
@@ -128,7 +116,7 @@ def draw_gt_overlay(img: np.ndarray, gt: Objects, task: str, min_score: float = 
     if lab is not None:
         draw_contours(img, lab, GT_OVERLAY_COLOR, th)
     elif gt.kpts is not None:
-        draw_skeletons(img, gt.kpts, limbs_for(task, gt.kpts.shape[1]), [GT_OVERLAY_COLOR], th, radius=th,
+        draw_skeletons(img, gt.kpts, _limbs(view, gt.kpts.shape[1]), [GT_OVERLAY_COLOR], th, radius=th,
                        min_score=min_score)
     elif gt.boxes is not None:
         draw_boxes(img, gt.boxes, [GT_OVERLAY_COLOR], th, dashed=True)
@@ -157,18 +145,20 @@ def _select_frames(T: int, opts: VizOptions) -> list[int]:
     return idx[: opts.max_frames] if opts.max_frames else idx
 
 
-def render_sequence(seq: SequenceView, task: str, opts: VizOptions | None = None,
+def render_sequence(seq: SequenceView, task: str | None = None, opts: VizOptions | None = None,
                     events: Events | None = None) -> Iterator[np.ndarray]:
-    """Yield the drawn frames (RGB uint8) of one sequence."""
+    """Yield the drawn frames (RGB uint8) of one sequence; ``task`` (its name) gives association tasks
+    their trails, ``events`` the error marks and strip."""
     opts = opts or VizOptions()
-    gt_mode = opts.gt or ("overlay" if task == "sot" else "none")
+    gt_mode = opts.gt or seq.gt_mode
     if gt_mode not in GT_MODES:
         raise UnitrackError(f"--gt {gt_mode!r}: expected one of {', '.join(GT_MODES)}")
     T = len(seq.frames)
     frames = _select_frames(T, opts)
     trails: dict[int, deque] = {}
     last_seen: dict[int, int] = {}
-    colour_of = _colour_fn(task)
+    colour_of = _colour_fn(seq)
+    trail = opts.trail if is_association(task) else 0
     strip = None
     for n, (t, img) in enumerate(zip(frames, prefetch([seq.frames[t] for t in frames], read_rgb, depth=4, workers=2))):
         h0, w0 = img.shape[:2]
@@ -180,22 +170,22 @@ def render_sequence(seq: SequenceView, task: str, opts: VizOptions | None = None
         base = img.copy() if gt_mode == "side" else None
         pred = seq.pred[t].scaled(s, hw)
         gt = seq.gt[t].scaled(s, hw) if seq.gt[t] is not None else None
-        draw_objects(img, pred, task, alpha=opts.alpha, min_score=opts.min_score)
-        if opts.trail > 0 and task in ASSOCIATION_TASKS and len(pred):
+        draw_objects(img, pred, seq, alpha=opts.alpha, min_score=opts.min_score)
+        if trail > 0 and len(pred):
             bx = pred.object_boxes()
             centres = bx[:, :2] + bx[:, 2:] / 2
             for tid, c, b in zip(pred.ids.tolist(), centres, bx):
                 if b[2] <= 0 and b[3] <= 0:
                     continue
-                if tid not in trails or n - last_seen[tid] > opts.trail:
-                    trails[tid] = deque(maxlen=opts.trail)
+                if tid not in trails or n - last_seen[tid] > trail:
+                    trails[tid] = deque(maxlen=trail)
                 trails[tid].append((float(c[0]), float(c[1])))
                 last_seen[tid] = n
             live = {k: v for k, v in trails.items() if last_seen[k] == n}
             cols = dict(zip(live, colour_of(np.asarray(list(live), np.int64)))) if live else {}
             draw_trails(img, live, cols, max(1, line_width(img) - 1))
         if gt is not None and gt_mode == "overlay":
-            draw_gt_overlay(img, gt, task, opts.min_score)
+            draw_gt_overlay(img, gt, seq, opts.min_score)
         if events is not None and gt is not None:
             _mark_errors(img, gt, events.miss_ids[t], events.switch_ids[t])
         if opts.info:
@@ -203,7 +193,7 @@ def render_sequence(seq: SequenceView, task: str, opts: VizOptions | None = None
         if gt_mode == "side":
             assert base is not None
             if gt is not None:
-                draw_objects(base, gt, task, alpha=opts.alpha, gt=True, min_score=opts.min_score)
+                draw_objects(base, gt, seq, alpha=opts.alpha, gt=True, min_score=opts.min_score)
             if opts.info:
                 put_tag(base, "ground truth" if gt is not None else "ground truth (none)", 0, 0, INFO_BG, above=False)
             img = side_by_side(img, base)
