@@ -62,10 +62,15 @@ def cluster():
                RAY_health_check_timeout_ms="1000", RAY_health_check_failure_threshold="3")
     env.pop("RAY_ADDRESS", None)
     workers = {}
+    procs = []  # every `ray start --block` process leads its own process group: killing it ends that node
     try:
-        subprocess.run([*_ray_cli(), "start", "--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
-                        f"--temp-dir={base}/ray", "--disable-usage-stats"], env=env, check=True, capture_output=True,
-                       timeout=120)
+        head_log = open(base / "head.log", "w")
+        head = subprocess.Popen([*_ray_cli(), "start", "--head", f"--port={port}", "--num-cpus=0",
+                                 "--include-dashboard=false", f"--temp-dir={base}/ray", "--disable-usage-stats",
+                                 "--block"], env=env, stdout=head_log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        procs.append(head)
+        _wait_nodes(address, env, 1)
         for i, name in enumerate(("a", "b")):
             wdir = base / name
             (wdir / "scratch").mkdir(parents=True)
@@ -74,13 +79,21 @@ def cluster():
             workers[name] = subprocess.Popen([*_ray_cli(), "start", f"--address={address}", "--num-cpus=1", "--block"],
                                              env=wenv, cwd=wdir, stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True)
+            procs.append(workers[name])
             _wait_nodes(address, env, 2 + i)  # one at a time: two raylets starting together can time out
         yield {"address": address, "env": env, "base": base, "workers": workers}
     finally:
-        for p in workers.values():
+        for p in reversed(procs):  # only this cluster's processes: other Ray instances on the machine live on
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-        subprocess.run([*_ray_cli(), "stop", "--force"], env=env, capture_output=True, timeout=120)
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
         shutil.rmtree(base, ignore_errors=True)
 
 
