@@ -274,7 +274,7 @@ def test_check_and_cli_score(demo_run, demo_root, capsys, tmp_path):
     assert main(["score", "--task", "mot", "--gt", str(demo_root / "mot"), "--pred", str(Path(demo_run.path) / "pred"),
                  "--out", str(out)]) == 0
     assert json.loads(out.read_text())["metrics"]["IDF1"] == pytest.approx(demo_run.metrics["IDF1"])
-    assert main(["score", "--task", "mot", "--gt", str(demo_root / "mot"), "--pred", str(tmp_path)]) == 1
+    assert main(["score", "--task", "mot", "--gt", str(demo_root / "mot"), "--pred", str(tmp_path)]) == 2
     assert "no result file" in capsys.readouterr().err
 
 
