@@ -163,10 +163,14 @@ def execute(p: Plan, out: str | Path) -> Result:
             variant=p.variant,
             weights_tag=p.weights_tag,
             cfg_tag=p.cfg_tag,
+            skipped=list(output.skipped),
         )
         result.save(tmp)
     result.path = str(folder)
     log.info("%s  (%.1fs) → %s", result.summary(), wall, folder)
+    if result.skipped:
+        log.warning("%d item(s) were left out and are listed under 'skipped' in %s", len(result.skipped),
+                    folder / "result.json")
     return result
 
 

@@ -13,7 +13,7 @@ from unitrack.utils import UnitrackError, atomic_write_json, sha256_json
 
 RESULT_FILE = "result.json"
 PRED_DIR = "pred"
-SCHEMA = 2  # 2: variant, weights_tag, cfg_tag fields; fingerprint.data_identity
+SCHEMA = 2  # 2: variant, weights_tag, cfg_tag, skipped fields; fingerprint.data_identity
 
 
 def package_versions() -> dict[str, str]:
@@ -110,6 +110,7 @@ class Result:
     variant: str | None = None  # the task's head when it has several (SOT: xcorr | dcf)
     weights_tag: str | None = None  # short sha of an explicitly chosen checkpoint, "random", or None
     cfg_tag: str | None = None  # hash of the non-default protocol parameters, None when all default
+    skipped: list[dict[str, str]] = field(default_factory=list)  # items left out: [{"item", "reason"}]
     path: str | None = None  # folder holding result.json (not stored)
     reused: bool = False
 
@@ -172,6 +173,8 @@ class Result:
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise bad(name, "a string or null", v)
+        if not isinstance(self.skipped, list) or not all(isinstance(x, dict) for x in self.skipped):
+            raise bad("skipped", "a list of {item, reason} objects", self.skipped)
         for seq, m in self.per_sequence.items():
             if not isinstance(m, dict):
                 raise bad(f"per_sequence.{seq}", "an object", m)

@@ -91,6 +91,12 @@ class TaskOutput:
     metrics: dict[str, float]
     per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{"item": ..., "reason": ...}] left out, with why
+
+    def skip(self, item: str, reason: str) -> None:
+        """Record that ``item`` (a sequence, frame, file) was left out and why; logged and stored in result.json."""
+        log.warning("skipped %s: %s", item, reason)
+        self.skipped.append({"item": str(item), "reason": str(reason)})
 
 
 @dataclass
