@@ -49,6 +49,7 @@ log = logging.getLogger("unitrack")
 class PosePropConfig:
     """Pose (belief-map) propagation on JHMDB (§2.8); propagation values as VOS."""
 
+    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (§2.9)
     temperature: float = 0.05
     topk: int = 10
     radius: float = 12.0

@@ -41,6 +41,7 @@ log = logging.getLogger("unitrack")
 class VOSConfig:
     """Soft-label propagation on DAVIS (§2.1)."""
 
+    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (§2.9)
     temperature: float = 0.05
     topk: int = 10
     radius: float = 12.0  # locality radius in feature cells (strict <), short-term frames only

@@ -125,6 +125,8 @@ def _apply(obj: Any, values: dict, section: str, source: str) -> None:
         if k not in types:
             raise UnitrackError(f"{source}: unknown key {section}.{k}{_suggest(k, list(types))}")
         setattr(obj, k, _coerce(v, types[k], f"{source}: {section}.{k}"))
+        explicit = obj.__dict__.setdefault("_explicit", set())
+        explicit.add(k)
 
 
 def section_class(task: str) -> type:
@@ -188,8 +190,25 @@ def load_config(
             continue
         section, k = key.split(".", 1)
         _apply(cfg.common if section == "common" else cfg.section, {k: value}, section, "option")
+    _apply_protocol(cfg)
     validate_config(cfg)
     return cfg
+
+
+def _apply_protocol(cfg: Config) -> None:
+    """A named propagation protocol (``<task>.protocol``) sets its preset values, except where the user set a
+    key explicitly (YAML, ``--set``, flags), which wins over the preset."""
+    name = getattr(cfg.section, "protocol", None)
+    if name is None:
+        return
+    from unitrack.propagation import protocol_values
+
+    explicit = cfg.section.__dict__.get("_explicit", set())
+    values = protocol_values(name, cfg.task)
+    types = _field_types(type(cfg.section))
+    for k, v in values.items():
+        if k in types and k not in explicit:
+            setattr(cfg.section, k, _coerce(v, types[k], f"protocol {name}: {cfg.task}.{k}"))
 
 
 # common fields that count things: (minimum, None allowed)

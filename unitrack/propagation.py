@@ -29,7 +29,9 @@ import torch.nn.functional as F
 from unitrack.utils import UnitrackError
 
 __all__ = [
+    "PROTOCOLS",
     "PropagationParams",
+    "PropagationProtocol",
     "LabelPropagator",
     "context_frames",
     "locality_mask",
@@ -77,6 +79,45 @@ class PropagationParams:
             memory_budget_mb=float(section.memory_budget_mb),
             l2_normalize=bool(section.l2_normalize),
         )
+
+
+@dataclass(frozen=True)
+class PropagationProtocol:
+    """A named preset of the propagation hyper-parameters as one paper's evaluation code uses them.
+
+    ``values`` apply to every propagation task (VOS, pose propagation, VIP); ``per_task`` adds or overrides
+    task-specific keys (input size). Sources of every value: docs/protocol.md §2.9.
+    """
+
+    name: str
+    source: str
+    values: dict = field(default_factory=dict)
+    per_task: dict = field(default_factory=dict)
+
+
+PROTOCOLS: dict[str, PropagationProtocol] = {
+    # the defaults of each task's config section (UniTrack's published setting)
+    "unitrack": PropagationProtocol("unitrack", "Wang et al., NeurIPS 2021 (UniTrack), test configs"),
+    "crw": PropagationProtocol(
+        "crw", "Jabri et al., NeurIPS 2020 (contrastive random walk), label propagation evaluation commands",
+        values={"topk": 10, "n_context": 20, "radius": 12.0, "temperature": 0.05, "long_mem": [0]},
+        per_task={"vos": {"crop_size": -1}, "poseprop": {"crop_size": 320}, "vip": {"crop_size": 560}},
+    ),
+    "dino": PropagationProtocol(
+        "dino", "Caron et al., ICCV 2021 (DINO), video segmentation evaluation defaults",
+        values={"topk": 5, "n_context": 7, "radius": 12.0, "temperature": 0.1, "long_mem": [0]},
+        per_task={"vos": {"crop_size": -1}},
+    ),
+}
+
+
+def protocol_values(name: str, task: str) -> dict:
+    """The preset values of protocol ``name`` for ``task`` (UnitrackError naming the valid protocols)."""
+    if name not in PROTOCOLS:
+        raise UnitrackError(f"{task}.protocol={name!r}: unknown propagation protocol; expected one of "
+                            f"{', '.join(PROTOCOLS)}")
+    p = PROTOCOLS[name]
+    return {**p.values, **p.per_task.get(task, {})}
 
 
 def context_frames(t: int, n_context: int, long_mem: Sequence[int] = (0,)) -> list[tuple[int, bool]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:<i>")
     p.add_argument("--amp", action="store_true", help="mixed precision for the backbone on GPU")
     p.add_argument("--head", help="the head of a task that has several (SOT: xcorr, the default, or dcf)")
+    p.add_argument("--protocol", help="propagation tasks: named preset of the propagation hyper-parameters "
+                   "(unitrack, the default, crw or dino; see docs/protocol.md)")
     p.add_argument("--max-sequences", type=_count(1), help="only the first N sequences (quick look)")
     p.add_argument("--feature-cache", metavar="DIR", help="cache backbone features on disk in DIR")
     p.add_argument("--force", action="store_true", help="recompute even if a result with this fingerprint exists")
@@ -235,6 +238,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
             raise UnitrackError(f"--head {a.head!r}: task {a.task!r} has heads {', '.join(spec.variants)}")
         kw[spec.variant_key] = a.head
     sets = list(a.sets)
+    if a.protocol:
+        from unitrack.config import section_class
+
+        if "protocol" not in {f.name for f in dataclasses.fields(section_class(a.task))}:
+            raise UnitrackError(f"--protocol applies to the propagation tasks; task {a.task!r} has no protocol presets")
+        sets.append(f"{a.task}.protocol={a.protocol}")
     if a.amp:
         sets.append("common.amp=true")
     if a.max_sequences is not None:
