@@ -54,7 +54,7 @@ import numpy as np
 from unitrack.eval.demo.davis import davis_palette
 from unitrack.eval.demo.jhmdb import JHMDB_JOINTS
 from unitrack.eval.demo.posetrack import POSETRACK_KEYPOINTS, POSETRACK_SKELETON
-from unitrack.utils import UnitrackError, atomic_dir, atomic_write_text, log, unitrack_home
+from unitrack.utils import UnitrackError, atomic_dir, atomic_write_text, file_lock, log, unitrack_home
 
 if TYPE_CHECKING:  # pragma: no cover
     from unitrack.tasks import TaskSpec
@@ -235,22 +235,6 @@ def _complete(path: Path) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock (POSIX); elsewhere nothing (the atomic rename still protects readers)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def ensure_demo(root: str | Path | None = None, seed: int = 0) -> Path:
     """Return the path of the default demo (generated on first use into `unitrack_home()/demo/<DEMO_VERSION>-seed<seed>`,
     written into a temp dir then renamed atomically so concurrent/killed runs never see a half-written demo).
@@ -261,7 +245,7 @@ def ensure_demo(root: str | Path | None = None, seed: int = 0) -> Path:
     if _complete(final):
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(final.parent / f".{final.name}.lock"):
+    with file_lock(final.parent / f".{final.name}.lock"):
         if _complete(final):  # another process finished it while we waited
             return final
         log.info("generating the demo benchmark into %s (first use)", final)
@@ -287,7 +271,7 @@ def _has_task(demo: Path, task: str, sub: str) -> bool:
 def _add_task(demo: Path, spec: TaskSpec) -> None:
     """Write `spec`'s sub-folder into the cached demo `demo` and record it in the manifest (under the
     cache lock; the folder appears in one rename; the other tasks' data is not touched)."""
-    with _file_lock(_lock_path(demo)):
+    with file_lock(_lock_path(demo)):
         if _has_task(demo, spec.name, spec.demo_subdir):  # another process added it while we waited
             return
         m = json.loads((demo / "manifest.json").read_text())
