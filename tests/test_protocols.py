@@ -39,6 +39,9 @@ def test_unknown_protocol_and_wrong_task_are_errors(capsys):
         load_config("vos", sets=["vos.protocol=uvcc"])
     assert main(["eval", "--task", "mot", "--protocol", "crw"]) == 2
     assert "--protocol applies to the propagation tasks" in capsys.readouterr().err
+    assert main(["eval", "--task", "sot", "--protocol", "crw"]) == 2  # SOT's own sot.protocol is faithful|fixed
+    assert "--protocol applies to the propagation tasks" in capsys.readouterr().err
+    assert load_config("sot", sets=["sot.protocol=fixed"]).section.protocol == "fixed"
     assert set(PROTOCOLS) >= {"unitrack", "crw", "dino"} and all(p.source for p in PROTOCOLS.values())
 
 

@@ -198,8 +198,10 @@ def load_config(
 def _apply_protocol(cfg: Config) -> None:
     """A named propagation protocol (``<task>.protocol``) sets its preset values, except where the user set a
     key explicitly (YAML, ``--set``, flags), which wins over the preset."""
+    from unitrack.tasks import get_spec
+
     name = getattr(cfg.section, "protocol", None)
-    if name is None:
+    if name is None or get_spec(cfg.task).family != "propagation":  # (SOT's `protocol` is faithful | fixed)
         return
     from unitrack.propagation import protocol_values
 

@@ -240,8 +240,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
     sets = list(a.sets)
     if a.protocol:
         from unitrack.config import section_class
+        from unitrack.tasks import get_spec
 
-        if "protocol" not in {f.name for f in dataclasses.fields(section_class(a.task))}:
+        fields = {f.name for f in dataclasses.fields(section_class(a.task))}
+        if get_spec(a.task).family != "propagation" or "protocol" not in fields:
             raise UnitrackError(f"--protocol applies to the propagation tasks; task {a.task!r} has no protocol presets")
         sets.append(f"{a.task}.protocol={a.protocol}")
     if a.amp:
@@ -280,7 +282,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     _print_metrics(out.metrics, out.per_sequence)
     if a.out:
         atomic_write_json(a.out, {"task": a.task, "gt": a.gt, "pred": a.pred, "metrics": out.metrics,
-                                  "per_sequence": out.per_sequence})
+                                  "per_sequence": out.per_sequence, "skipped": out.skipped})
     return 0
 
 
