@@ -15,7 +15,7 @@ log = logging.getLogger("unitrack.backbones")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# CRW (and the reference's VFS configs) were trained / evaluated with these CIFAR-style statistics (§1.6).
+# CRW (and the reference's VFS configs) were trained / evaluated with these CIFAR-style statistics (docs/protocol.md §1.6).
 CRW_MEAN = (0.4914, 0.4822, 0.4465)
 CRW_STD = (0.2023, 0.1994, 0.2010)
 

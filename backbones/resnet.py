@@ -1,4 +1,4 @@
-"""Stride-8 ResNets exactly as the published protocol (UNITRACK_SPEC.md §1.1).
+"""Stride-8 ResNets exactly as the published protocol (docs/protocol.md §1.1).
 
 torchvision ResNet-18/50/101 and ResNeXt-50/101; weights are loaded in torchvision layout first, then
 every ``Conv2d`` of layer3/layer4 gets stride 1 — no dilation, padding unchanged — so the total stride
@@ -30,7 +30,7 @@ RESNET_ARCHS: dict[str, tuple[str, dict[int, int]]] = {
 
 
 def make_stride8(net: nn.Module) -> None:
-    """§1.1 step 1: stride 1 in every Conv2d of layer3/layer4 (incl. downsample), no dilation change."""
+    """docs/protocol.md §1.1 step 1: stride 1 in every Conv2d of layer3/layer4 (incl. downsample), no dilation change."""
     for name in ("layer3", "layer4"):
         layer = getattr(net, name, None)
         if layer is None:

@@ -7,7 +7,7 @@
   for all tracks) vs a Python loop over per-track ``filterpy.kalman.KalmanFilter`` objects
   (predict + update of K tracks).
 * RSM: the batched :func:`~unitrack.association.rsm_cost` (all pairs in one tensor program) vs the
-  per-pair loop of §4.4.1 (``_rsm_cost_pairloop``), N tracks × N detections of C×40 box features,
+  per-pair loop of docs/protocol.md §4.4.1 (``_rsm_cost_pairloop``), N tracks × N detections of C×40 box features,
   plus variable-size mask features.
 * Per frame: backbone time (letterbox 1088×608 + forward) vs association time (RoIAlign + tracker
   update) on the demo MOT sequences, with the detections given.

@@ -1,6 +1,6 @@
 """Frames → stride-8 feature maps: batching, device, mixed precision, optional on-disk cache.
 
-Preprocessing is the published protocol's (§1.6): OpenCV reads BGR uint8, → RGB, /255, then
+Preprocessing is the published protocol's (docs/protocol.md §1.6): OpenCV reads BGR uint8, → RGB, /255, then
 ``(x − mean) / std`` with the backbone's statistics. Features come back as float32 on
 ``self.device``. With ``cache_dir`` set, :meth:`FeatureExtractor.from_files` stores one file per frame
 keyed by (backbone fingerprint incl. weights sha256 and layer, frame path + mtime + size, input size,
@@ -242,7 +242,7 @@ class FeatureExtractor:
 def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tuple[tuple[int, int], Any]]:
     """Yield ((H, W) of the frame, its C×h×w feature map on the extractor's device), frames batched.
 
-    Full resolution (§1.6: no resize for MOTS / PoseTrack). Decoding of the next batch overlaps with
+    Full resolution (docs/protocol.md §1.6: no resize for MOTS / PoseTrack). Decoding of the next batch overlaps with
     the backbone on the current one; with a feature cache (``common.feature_cache``) cached frames
     skip the backbone.
     """

@@ -1,4 +1,4 @@
-"""Soft-label propagation through feature affinities (UNITRACK_SPEC.md §2.4–2.7).
+"""Soft-label propagation through feature affinities (docs/protocol.md §2.4–2.7).
 
 A target frame's soft labels are a weighted sum of context-frame labels: for every query cell the
 top-k most similar key cells over *all* context frames jointly (the first frame without locality
@@ -43,7 +43,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PropagationParams:
-    """Hyper-parameters of the propagation (defaults = the published protocol, spec §2.1)."""
+    """Hyper-parameters of the propagation (defaults = the published protocol, docs/protocol.md §2.1)."""
 
     temperature: float = 0.05
     topk: int = 10
@@ -125,7 +125,7 @@ def context_frames(t: int, n_context: int, long_mem: Sequence[int] = (0,)) -> li
 
     Long-term frames first (unrestricted; an index not yet seen, >= t, falls back to frame 0), then the
     n short-term frames ``max(0, t-n) … t-1`` (restricted). Early targets therefore see repeated copies
-    of frame 0, exactly as the reference's padded frame list (spec §2.2, §2.5).
+    of frame 0, exactly as the reference's padded frame list (docs/protocol.md §2.2, docs/protocol.md §2.5).
     """
     out = [(int(m) if int(m) < t else 0, False) for m in long_mem]
     out += [(max(0, t - n_context + j), True) for j in range(n_context)]
@@ -240,7 +240,7 @@ def propagate_labels(
     restricted: Sequence[bool],
     params: PropagationParams,
 ) -> torch.Tensor:
-    """Soft labels of one target frame from its context (spec §2.6–2.7).
+    """Soft labels of one target frame from its context (docs/protocol.md §2.6–2.7).
 
     ctx_feats: context feature maps (C×h×w each, L2-normalised already when the protocol says so);
     duplicates allowed and kept (they count twice in the top-k, as in the reference).
@@ -380,7 +380,7 @@ def propagate_labels_naive(
 
 
 class LabelPropagator:
-    """Recurrent propagation over a stream of frames (spec §2.5–2.7).
+    """Recurrent propagation over a stream of frames (docs/protocol.md §2.5–2.7).
 
     ``start(feat0, labels0)`` sets frame 0 (its labels are ground truth); each ``step(feat)`` returns the
     soft labels of the next frame, which are stored (not hardened) and feed later frames. Only the
@@ -432,7 +432,7 @@ class LabelPropagator:
 
 
 def resize_labels(labels: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize (OpenCV INTER_LINEAR, no anti-aliasing) of an H×W×L float map to size_hw (spec §2.3)."""
+    """Bilinear resize (OpenCV INTER_LINEAR, no anti-aliasing) of an H×W×L float map to size_hw (docs/protocol.md §2.3)."""
     h, w = size_hw
     lab = np.ascontiguousarray(labels, dtype=np.float32)
     if lab.ndim == 2:

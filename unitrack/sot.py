@@ -1,14 +1,14 @@
-"""Box propagation for single-object tracking (UNITRACK_SPEC.md §3): crop warp, cosine window, scale
+"""Box propagation for single-object tracking (docs/protocol.md §3): crop warp, cosine window, scale
 search, the XCorr (SiamFC-style) and DCF (DCFNet-style) heads on frozen, non-normalised features.
 
-``protocol='faithful'`` (default) reproduces the reference, quirks included (§7.1 items 4–7):
+``protocol='faithful'`` (default) reproduces the reference, quirks included (docs/protocol.md §7.1 items 4–7):
   * XCorr displacement ``(idx − R/2)·window/R`` (R = 52: −1-cell bias and 1.25× gain);
   * DCF inverse FFT of the legacy ``torch.irfft`` without signal size (65×64 map) decoded with width 65;
   * size clip ``max_sz = min((H, W), 5·s0)`` compared with (w, h) (swapped);
   * internal centre ``x − 2 + w/2`` (OTB 1-based box, two −1 shifts; the output inverts it exactly).
 ``protocol='fixed'`` corrects them: the zero-displacement index is the template's own position ``bg``
 (25 for 65×65 features) and one feature cell is ``stride·window/(crop_sz − 1)`` image pixels (the exact
-cell size under the crop warp; §3.3 quotes it as ≈ window/65); DCF uses a 65×65 inverse FFT; the size
+cell size under the crop warp; docs/protocol.md §3.3 quotes it as ≈ window/65); DCF uses a 65×65 inverse FFT; the size
 clip compares (w, h) with (W, H); the centre of an OTB 1-based box is ``x − 1.5 + w/2`` in 0-based
 pixel-centre coordinates.
 
@@ -40,10 +40,10 @@ HEADS = ("xcorr", "dcf")
 # ------------------------------------------------------------------------------------------------- geometry
 @dataclass
 class SOTConfig:
-    """Box propagation on OTB (§3); geometry and both protocols are documented in this module."""
+    """Box propagation on OTB (docs/protocol.md §3); geometry and both protocols are documented in this module."""
 
     head: str = "xcorr"  # xcorr | dcf
-    protocol: str = "faithful"  # faithful (published quirks, §7.1 #4–7) | fixed (corrected geometry)
+    protocol: str = "faithful"  # faithful (published quirks, docs/protocol.md §7.1 #4–7) | fixed (corrected geometry)
     crop_sz: int = 520  # search/exemplar crop side, a multiple of downscale (smaller = faster quick looks)
     downscale: int = 8  # backbone stride: features are crop_sz/downscale per side (65)
     padding: float = 3.5
@@ -283,7 +283,7 @@ class BoxPropagationTracker:
 
 
 class XCorrTracker(BoxPropagationTracker):
-    """SiamFC-style head (§3.3): fixed 14×14 template, 0.1·cross-correlation, scale search, no update."""
+    """SiamFC-style head (docs/protocol.md §3.3): fixed 14×14 template, 0.1·cross-correlation, scale search, no update."""
 
     def _init_model(self, image: torch.Tensor) -> None:
         window = self.s * self.context
@@ -311,7 +311,7 @@ class XCorrTracker(BoxPropagationTracker):
 
 
 class DCFTracker(BoxPropagationTracker):
-    """DCFNet-style head (§3.4): closed-form correlation filter in the Fourier domain, lr 0.01 update."""
+    """DCFNet-style head (docs/protocol.md §3.4): closed-form correlation filter in the Fourier domain, lr 0.01 update."""
 
     def __init__(self, cfg: SOTConfig, features: FeatureFn, device: str | torch.device = "cpu"):
         super().__init__(cfg, features, device)

@@ -1,22 +1,22 @@
-"""Association primitives shared by the MOT, MOTS and PoseTrack heads (UNITRACK_SPEC.md §4).
+"""Association primitives shared by the MOT, MOTS and PoseTrack heads (docs/protocol.md §4).
 
 One subpackage, one module per concern; every public name is re-exported here, so
 ``from unitrack.association import X`` is the stable way to import them:
 
-* :mod:`~unitrack.association.kalman` — motion: :class:`KalmanBoxFilter` (DeepSORT model §4.3,
+* :mod:`~unitrack.association.kalman` — motion: :class:`KalmanBoxFilter` (DeepSORT model docs/protocol.md §4.3,
   vectorised over many tracks), :data:`CHI2INV95`;
 * :mod:`~unitrack.association.assignment` — :func:`assign` (``lap.lapjv(extend_cost=True,
-  cost_limit=θ)`` semantics §4.5), :func:`fuse_motion` (§4.4.4);
+  cost_limit=θ)`` semantics docs/protocol.md §4.5), :func:`fuse_motion` (docs/protocol.md §4.4.4);
 * :mod:`~unitrack.association.similarity` — costs (cost = 1 − similarity, N tracks × M detections):
-  :func:`rsm_cost` (§4.4.1, all pairs in one batched tensor program), :func:`cosine_pooled_cost`,
-  :func:`cosine_flat_cost` (the paper's ablation baselines §4.4.2), :func:`box_iou` /
-  :func:`iou_cost` (§4.4.3), :class:`IdolMemory` (IDOL-style temporally weighted memory +
+  :func:`rsm_cost` (docs/protocol.md §4.4.1, all pairs in one batched tensor program), :func:`cosine_pooled_cost`,
+  :func:`cosine_flat_cost` (the paper's ablation baselines docs/protocol.md §4.4.2), :func:`box_iou` /
+  :func:`iou_cost` (docs/protocol.md §4.4.3), :class:`IdolMemory` (IDOL-style temporally weighted memory +
   bi-directional softmax), :data:`SIMILARITIES`;
 * :mod:`~unitrack.association.objfeat` — object features: :func:`letterbox` + :func:`box_features`
-  (§4.1.1), :func:`mask_features` + :func:`mask2box` (§4.1.2), :func:`skeleton_to_mask` +
-  :func:`skeleton_box` (§4.1.3), :func:`remove_duplicated_boxes` (§4.1.2 step 5), box conversions;
+  (docs/protocol.md §4.1.1), :func:`mask_features` + :func:`mask2box` (docs/protocol.md §4.1.2), :func:`skeleton_to_mask` +
+  :func:`skeleton_box` (docs/protocol.md §4.1.3), :func:`remove_duplicated_boxes` (docs/protocol.md §4.1.2 step 5), box conversions;
 * :mod:`~unitrack.association.tracker` — the JDE state machine: :class:`Observation` (one detection
-  of a frame), :class:`Track` (§4.2), :class:`AssociationTracker` (§4.6 stages 1–5),
+  of a frame), :class:`Track` (docs/protocol.md §4.2), :class:`AssociationTracker` (docs/protocol.md §4.6 stages 1–5),
   :class:`AssociationConfig`.
 
 Conventions: boxes ``tlwh`` = (left, top, w, h), ``tlbr`` = (x1, y1, x2, y2), ``xyah`` = (cx, cy,

@@ -1,4 +1,4 @@
-"""Thresholded assignment and cost fusion (UNITRACK_SPEC.md §4.4.4, §4.5).
+"""Thresholded assignment and cost fusion (docs/protocol.md §4.4.4, docs/protocol.md §4.5).
 
 :func:`assign` is min-cost matching with ``lap.lapjv(extend_cost=True, cost_limit=θ)`` semantics;
 :func:`fuse_motion` mixes an appearance cost with the (χ²-gated) Kalman Mahalanobis distance.
@@ -48,7 +48,7 @@ def assign(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray, np.
 
 def fuse_motion(kf: KalmanBoxFilter, cost: np.ndarray, tracks: Sequence[Any], dets: Sequence[Any],
                 lam: float = 0.98, gated: bool = True, only_position: bool = False) -> np.ndarray:
-    """Motion fusion (§4.4.4): ``cost ← λ·cost + (1 − λ)·g`` with g the squared Mahalanobis distance.
+    """Motion fusion (docs/protocol.md §4.4.4): ``cost ← λ·cost + (1 − λ)·g`` with g the squared Mahalanobis distance.
 
     ``tracks`` need ``.mean``/``.covariance`` (Kalman state), ``dets`` ``.xyah`` (or ``.tlwh``).
     With ``gated``, entries with g > χ²₀.₉₅ (9.4877 for 4 dof) become ∞ first. Returns a new array.

@@ -1,7 +1,7 @@
-"""DeepSORT constant-velocity Kalman filter on boxes, vectorised over tracks (UNITRACK_SPEC.md §4.3).
+"""DeepSORT constant-velocity Kalman filter on boxes, vectorised over tracks (docs/protocol.md §4.3).
 
 :class:`KalmanBoxFilter` works on ``xyah`` = (cx, cy, w/h, h) measurements; one call serves every
-track of a frame. :data:`CHI2INV95` holds the χ² gating thresholds used by motion fusion (§4.4.4).
+track of a frame. :data:`CHI2INV95` holds the χ² gating thresholds used by motion fusion (docs/protocol.md §4.4.4).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["CHI2INV95", "KalmanBoxFilter"]
 
-#: 0.95 quantile of the χ² distribution by degrees of freedom (gating threshold, §4.3).
+#: 0.95 quantile of the χ² distribution by degrees of freedom (gating threshold, docs/protocol.md §4.3).
 CHI2INV95 = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877, 5: 11.070, 6: 12.592, 7: 14.067, 8: 15.507, 9: 16.919}
 
 
@@ -20,7 +20,7 @@ class KalmanBoxFilter:
     Every method accepts one state (``mean`` (8,), ``cov`` (8, 8)) or a batch of K states
     (``(K, 8)``, ``(K, 8, 8)``) and returns the same layout: one numpy call serves all tracks of a
     frame, instead of a Python loop over per-track filters (see ``benchmarks/bench_association.py``).
-    The noise scales with the current height estimate: σ_p = 1/20, σ_v = 1/160 (§4.3).
+    The noise scales with the current height estimate: σ_p = 1/20, σ_v = 1/160 (docs/protocol.md §4.3).
     """
 
     ndim = 4

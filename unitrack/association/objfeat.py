@@ -1,11 +1,11 @@
-"""Object features and box geometry (UNITRACK_SPEC.md §4.1).
+"""Object features and box geometry (docs/protocol.md §4.1).
 
 * box conversions: ``tlwh`` = (left, top, w, h), ``tlbr`` = (x1, y1, x2, y2), ``xyah`` = (cx, cy,
   w/h, h): :func:`tlwh_to_tlbr`, :func:`tlbr_to_tlwh`, :func:`tlwh_to_xyah`;
-* boxes (§4.1.1): :func:`letterbox` + :func:`box_features` (RoIAlign);
-* masks (§4.1.2): :func:`mask_features` (mask pooling with max-area rescaling) + :func:`mask2box`,
+* boxes (docs/protocol.md §4.1.1): :func:`letterbox` + :func:`box_features` (RoIAlign);
+* masks (docs/protocol.md §4.1.2): :func:`mask_features` (mask pooling with max-area rescaling) + :func:`mask2box`,
   :func:`remove_duplicated_boxes`;
-* poses (§4.1.3): :func:`skeleton_to_mask` + :func:`skeleton_box`.
+* poses (docs/protocol.md §4.1.3): :func:`skeleton_to_mask` + :func:`skeleton_box`.
 
 Object features are ``C×n`` tensors (n points; boxes n = 4·10 = 40, masks/poses variable).
 """
@@ -51,7 +51,7 @@ def tlbr_to_tlwh(tlbr: np.ndarray) -> np.ndarray:
 
 
 def tlwh_to_xyah(tlwh: np.ndarray) -> np.ndarray:
-    """(…, 4) tlwh → centre x, centre y, aspect w/(h + 1e-6), h (the Kalman measurement, §4.3)."""
+    """(…, 4) tlwh → centre x, centre y, aspect w/(h + 1e-6), h (the Kalman measurement, docs/protocol.md §4.3)."""
     b = np.array(tlwh, dtype=np.float64, copy=True)
     b[..., :2] += b[..., 2:] / 2
     b[..., 2] /= b[..., 3] + 1e-6
@@ -60,11 +60,11 @@ def tlwh_to_xyah(tlwh: np.ndarray) -> np.ndarray:
 
 def letterbox(img: np.ndarray, size: tuple[int, int] = (1088, 608),
               color: tuple[float, float, float] = (127.5, 127.5, 127.5)) -> tuple[np.ndarray, float, tuple[float, float]]:
-    """Resize keeping the aspect (``INTER_AREA``) and pad to ``size`` = (width, height) (§4.1.1).
+    """Resize keeping the aspect (``INTER_AREA``) and pad to ``size`` = (width, height) (docs/protocol.md §4.1.1).
 
     Returns ``(canvas, ratio, (dw, dh))`` where a point maps as ``x·ratio + dw``. The pads are the
     *unrounded* halves; the canvas itself is padded ``round(d − 0.1)`` before and ``round(d + 0.1)``
-    after (the reference's rounding quirk, §7.1 #15). Works for any channel order.
+    after (the reference's rounding quirk, docs/protocol.md §7.1 #15). Works for any channel order.
     """
     import cv2
 
@@ -82,7 +82,7 @@ def letterbox(img: np.ndarray, size: tuple[int, int] = (1088, 608),
 
 def box_features(feat_map: torch.Tensor, boxes_xyxy: np.ndarray | torch.Tensor, stride: float = 8,
                  out_size: tuple[int, int] = (4, 10)) -> torch.Tensor:
-    """RoIAlign object features (§4.1.1): ``K×C×rows×cols`` from a ``C×h×w`` map.
+    """RoIAlign object features (docs/protocol.md §4.1.1): ``K×C×rows×cols`` from a ``C×h×w`` map.
 
     ``boxes_xyxy`` are in input (letterboxed canvas) pixels and are scaled by ``1/stride``;
     ``sampling_ratio=-1`` (adaptive), ``aligned=False``, as the reference.
@@ -102,7 +102,7 @@ def box_features(feat_map: torch.Tensor, boxes_xyxy: np.ndarray | torch.Tensor, 
 
 
 def mask2box(masks: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Boxes of (N, h, w) binary masks in their own grid units (§4.1.2 step 4).
+    """Boxes of (N, h, w) binary masks in their own grid units (docs/protocol.md §4.1.2 step 4).
 
     Centre = mean cell coordinate; half-extent = 2·max(mean |coord − mean|, 1) per axis. Empty mask →
     (−1, −1, 10, 10). Returns (N, 4) x1, y1, x2, y2 (float64).
@@ -135,13 +135,13 @@ def mask2box(masks: torch.Tensor | np.ndarray) -> np.ndarray:
 def mask_features(feat_map: torch.Tensor, masks: torch.Tensor | np.ndarray, max_mask_area: int = 200,
                   generator: torch.Generator | None = None,
                   empty_size: int = 40) -> tuple[list[torch.Tensor], np.ndarray]:
-    """Mask-pooled object features (§4.1.2 steps 2–4) → (list of ``C×K_i``, boxes (N, 4) in grid units).
+    """Mask-pooled object features (docs/protocol.md §4.1.2 steps 2–4) → (list of ``C×K_i``, boxes (N, 4) in grid units).
 
     Each full-resolution mask is nearest-resized to the ``h×w`` map; its cells are the object's
     points. If the mask covers more than ``max_mask_area`` cells, the masked map is rescaled
     bilinearly (and the mask nearest) by ``s = sqrt(max_mask_area / area)`` and the points at
     ``m' ≥ 0.5`` kept (so ``K_i ≲ max_mask_area``). An empty mask gets an i.i.d. N(0, 1) feature of
-    ``C×empty_size`` drawn from ``generator`` (seed it: §7.2 #29) and the box (−1, −1, 10, 10);
+    ``C×empty_size`` drawn from ``generator`` (seed it: docs/protocol.md §7.2 #29) and the box (−1, −1, 10, 10);
     callers usually drop those (see :func:`remove_duplicated_boxes`). Boxes come from :func:`mask2box`.
     """
     if feat_map.dim() != 3:
@@ -173,7 +173,7 @@ def mask_features(feat_map: torch.Tensor, masks: torch.Tensor | np.ndarray, max_
 
 
 def remove_duplicated_boxes(boxes_xyxy: np.ndarray, iou_th: float = 0.7) -> np.ndarray:
-    """Greedy suppression in input order (§4.1.2 step 5): indices of the boxes to keep.
+    """Greedy suppression in input order (docs/protocol.md §4.1.2 step 5): indices of the boxes to keep.
 
     Drops the (−1, −1, 10, 10) empty-mask boxes, then for each kept box every later box with
     IoU > ``iou_th`` (IoU without the +1 convention, as torchvision).
@@ -222,7 +222,7 @@ def _joints(skeleton) -> dict[int, tuple[int, int]]:
 
 
 def skeleton_to_mask(skeleton, height: int, width: int) -> np.ndarray:
-    """Rasterise a 15-joint PoseTrack skeleton into a binary ``H×W`` uint8 mask (§4.1.3).
+    """Rasterise a 15-joint PoseTrack skeleton into a binary ``H×W`` uint8 mask (docs/protocol.md §4.1.3).
 
     ``skeleton``: ``{joint_id: (x, y)}`` or a (15, 2) array with NaN for missing joints; every
     listed joint is used regardless of its score. Trunk polygon through joints (2, 3, 9, 12, 8) when
@@ -247,10 +247,10 @@ def skeleton_to_mask(skeleton, height: int, width: int) -> np.ndarray:
 
 
 def skeleton_box(skeleton, rng: np.random.Generator | None = None) -> np.ndarray:
-    """x1, y1, x2, y2 of a skeleton in image pixels (§4.1.3): min/max of integer joint coordinates.
+    """x1, y1, x2, y2 of a skeleton in image pixels (docs/protocol.md §4.1.3): min/max of integer joint coordinates.
 
     A degenerate extent gets +10 on the max side. Empty skeleton → ``[−1, −1, U{1..39}, U{1..69}]``
-    drawn from ``rng`` (seed it; callers should rather drop empty observations, §7.2 #29).
+    drawn from ``rng`` (seed it; callers should rather drop empty observations, docs/protocol.md §7.2 #29).
     """
     j = _joints(skeleton)
     if not j:

@@ -1,8 +1,8 @@
-"""Similarities / costs between N tracks and M detections (UNITRACK_SPEC.md §4.4): cost = 1 − similarity.
+"""Similarities / costs between N tracks and M detections (docs/protocol.md §4.4): cost = 1 − similarity.
 
-:func:`rsm_cost` (Reconstruction Similarity Metric, §4.4.1, all pairs in one batched tensor program),
-:func:`cosine_pooled_cost` and :func:`cosine_flat_cost` (the paper's ablation baselines, §4.4.2),
-:func:`box_iou` / :func:`iou_cost` (§4.4.3) and :class:`IdolMemory` (IDOL-style temporally weighted
+:func:`rsm_cost` (Reconstruction Similarity Metric, docs/protocol.md §4.4.1, all pairs in one batched tensor program),
+:func:`cosine_pooled_cost` and :func:`cosine_flat_cost` (the paper's ablation baselines, docs/protocol.md §4.4.2),
+:func:`box_iou` / :func:`iou_cost` (docs/protocol.md §4.4.3) and :class:`IdolMemory` (IDOL-style temporally weighted
 memory + bi-directional softmax). :data:`SIMILARITIES` names the stage-1 options of the tracker.
 """
 
@@ -55,7 +55,7 @@ def _feature_device(feats: Sequence[torch.Tensor], device) -> torch.device:
 @torch.no_grad()
 def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tensor], inv_temp: float = 100.0,
              device: str | torch.device | None = None, max_elements: int = 1 << 24) -> np.ndarray:
-    """Reconstruction Similarity Metric cost ``1 − RSM`` for ALL track × detection pairs (§4.4.1).
+    """Reconstruction Similarity Metric cost ``1 − RSM`` for ALL track × detection pairs (docs/protocol.md §4.4.1).
 
     ``track_feats[i]`` is ``C×n_i`` (or ``C×h×w``), ``det_feats[j]`` is ``C×m_j``. Objects are
     zero-padded to the widest one of their side, point vectors L2-normalised, ``S = T Dᵀ`` over all
@@ -151,7 +151,7 @@ def _rsm_cost_pairloop(track_feats: Sequence[torch.Tensor], det_feats: Sequence[
                        inv_temp: float = 100.0, device=None) -> np.ndarray:
     """Reference RSM with an explicit Python loop over pairs and materialised reconstructions.
 
-    Literal transcription of §4.4.1, kept for tests and for the speed baseline of the benchmark.
+    Literal transcription of docs/protocol.md §4.4.1, kept for tests and for the speed baseline of the benchmark.
     """
     N, M = len(track_feats), len(det_feats)
     if N == 0 or M == 0:
@@ -185,7 +185,7 @@ def _pooled(feats: Sequence[torch.Tensor], device, dtype=torch.float32) -> torch
 @torch.no_grad()
 def cosine_pooled_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tensor],
                        device=None) -> np.ndarray:
-    """``1 − cos`` of spatially average-pooled object features (the paper's pooled baseline, §4.4.2).
+    """``1 − cos`` of spatially average-pooled object features (the paper's pooled baseline, docs/protocol.md §4.4.2).
 
     Works with any point count (boxes, masks, poses); 1-D inputs are taken as already pooled.
     """
@@ -199,7 +199,7 @@ def cosine_pooled_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[
 @torch.no_grad()
 def cosine_flat_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tensor],
                      device=None) -> np.ndarray:
-    """``1 − cos`` of the flattened object maps (the paper's flattened baseline, §4.4.2).
+    """``1 − cos`` of the flattened object maps (the paper's flattened baseline, docs/protocol.md §4.4.2).
 
     Needs one fixed feature size for all objects (box RoI features); raises ValueError otherwise.
     """
@@ -236,12 +236,12 @@ def box_iou(tlbr_a: np.ndarray, tlbr_b: np.ndarray, plus_one: bool = True) -> np
 
 
 def iou_cost(tlbr_a: np.ndarray, tlbr_b: np.ndarray, plus_one: bool = True) -> np.ndarray:
-    """``1 − IoU`` (§4.4.3; association uses the +1 convention)."""
+    """``1 − IoU`` (docs/protocol.md §4.4.3; association uses the +1 convention)."""
     return 1.0 - box_iou(tlbr_a, tlbr_b, plus_one)
 
 
 class IdolMemory:
-    """IDOL-style association memory (Wu et al., "In Defense of Online Models for VIS", ECCV 2022, §3.3).
+    """IDOL-style association memory (Wu et al., "In Defense of Online Models for VIS", ECCV 2022, its §3.3).
 
     Beyond the UniTrack paper. Each track keeps its last ``length`` embeddings (average-pooled,
     L2-normalised object features of any frozen backbone) with the observation scores; its memory

@@ -1,4 +1,4 @@
-"""The JDE state machine (UNITRACK_SPEC.md §4.2, §4.6): observations, tracks, the association cascade.
+"""The JDE state machine (docs/protocol.md §4.2, docs/protocol.md §4.6): observations, tracks, the association cascade.
 
 :class:`Observation` (one detection of a frame), :class:`Track` (``New → Tracked ⇄ Lost → Removed``),
 :class:`AssociationTracker` (stages 1–5) and :class:`AssociationConfig` (the config fields the MOT,
@@ -37,7 +37,7 @@ class Observation:
 
     ``tlwh`` is in the Kalman coordinate frame of the task (MOT/PoseTrack image pixels, MOTS feature
     cells); ``feature`` is the ``C×n`` object feature; ``activated`` = born confirmed (masks and poses,
-    §4.1.2 step 6); ``det_index`` lets the head find its detection again (e.g. to copy its mask).
+    docs/protocol.md §4.1.2 step 6); ``det_index`` lets the head find its detection again (e.g. to copy its mask).
     """
 
     tlwh: np.ndarray
@@ -70,7 +70,7 @@ class TrackState:
 
 
 class Track:
-    """A track of the JDE state machine ``New → Tracked ⇄ Lost → Removed`` (§4.2).
+    """A track of the JDE state machine ``New → Tracked ⇄ Lost → Removed`` (docs/protocol.md §4.2).
 
     ``curr_feat`` is the last observation's feature (what RSM uses), ``smooth_feat`` its EMA
     (α = 0.9, kept only while shapes match; used by ``cosine_flat``), ``pooled_feat`` the EMA of the
@@ -176,7 +176,7 @@ class Track:
 
     def re_activate(self, obs: Observation, frame_id: int, mean=None, cov=None, faithful: bool = True) -> None:
         """Matched while Lost (or lingering Removed). ``faithful`` keeps the reference's omission of
-        pose/score/category (§7.1 #12); ``faithful=False`` copies them too."""
+        pose/score/category (docs/protocol.md §7.1 #12); ``faithful=False`` copies them too."""
         self._set_box(obs, mean, cov)
         self.update_features(obs.feature)
         self.tracklet_len = 0
@@ -214,7 +214,7 @@ def _tlbrs(tracks: Sequence[Any]) -> np.ndarray:
 
 @dataclass
 class AssociationConfig:
-    """Config fields shared by the association tasks (§4, §6): the MOT, MOTS and PoseTrack sections
+    """Config fields shared by the association tasks (docs/protocol.md §4, docs/protocol.md §6): the MOT, MOTS and PoseTrack sections
     inherit them and :meth:`AssociationTracker.from_config` consumes them."""
 
     similarity: str = "rsm"  # rsm | cosine_pooled | cosine_flat | iou | idol
@@ -233,11 +233,11 @@ class AssociationConfig:
     idol_threshold: float = 0.5
     idol_inv_temperature: float = 10.0  # sharpening of the bi-softmax on unit-norm frozen features
     observations: str | None = None  # folder of user observations; None = the benchmark's det files
-    faithful: bool = True  # reproduce §7.1 quirks (e.g. #12 PoseTrack re_activate not copying the pose)
+    faithful: bool = True  # reproduce docs/protocol.md §7.1 quirks (e.g. #12 PoseTrack re_activate not copying the pose)
 
 
 class AssociationTracker:
-    """The JDE / UniTrack association cascade (§4.6), one instance per sequence (ids start at 1).
+    """The JDE / UniTrack association cascade (docs/protocol.md §4.6), one instance per sequence (ids start at 1).
 
     Per frame: stage 1 appearance cost (``similarity``: rsm | cosine_pooled | cosine_flat | iou |
     idol) over active ∪ lost tracks, optionally fused with Kalman motion (``asso_with_motion``:
@@ -323,7 +323,7 @@ class AssociationTracker:
         return cls(**kw)
 
     def reset(self) -> None:
-        """Forget all tracks; the next frame is frame 1 and the next id is 1 (§7.2 #30)."""
+        """Forget all tracks; the next frame is frame 1 and the next id is 1 (docs/protocol.md §7.2 #30)."""
         self.frame_id = 0
         self.tracked: list[Track] = []
         self.lost: list[Track] = []
@@ -396,7 +396,7 @@ class AssociationTracker:
                 self.memory.update(t.track_id, d.feature, d.score)
 
     def update(self, observations: Sequence[Observation]) -> list[Track]:
-        """Associate one frame's observations; returns the confirmed tracked tracks (§4.6)."""
+        """Associate one frame's observations; returns the confirmed tracked tracks (docs/protocol.md §4.6)."""
         self.frame_id += 1
         dets = list(observations)
         activated: list[Track] = []
