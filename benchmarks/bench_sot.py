@@ -23,11 +23,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unitrack.backbones import build_backbone  # noqa: E402
-from unitrack.sot import SOTConfig  # noqa: E402
 from unitrack.eval.otb import read_sot_dataset  # noqa: E402
 from unitrack.features import FeatureExtractor  # noqa: E402
 from unitrack.heads.sot import track_sequence  # noqa: E402
-from unitrack.sot import feature_size, make_tracker  # noqa: E402
+from unitrack.sot import (  # noqa: E402
+    SOTConfig,  # noqa: E402
+    feature_size,
+    make_tracker,
+)
 from unitrack.utils import resolve_device  # noqa: E402
 
 
