@@ -230,7 +230,24 @@ class PosePropTask(Task):
         n_valid = int(sum(ok.sum() for ok in valids))
         n_all = int(sum(ok.shape[0] * max(0, ok.shape[1] - 1) for ok in valids))
         return TaskOutput(metrics=metrics, per_sequence=per_seq,
-                          extra={"evaluated_joints": n_valid, "failed_joints": n_all - n_valid})
+                          extra={"evaluated_joints": n_valid, "failed_joints": n_all - n_valid,
+                                 "frames": sum(int(v.joints.shape[2]) for v in vids),
+                                 "first_frame_baseline": self._first_frame_pck(vids, cfg)})
+
+    def _first_frame_pck(self, vids: list[JhmdbVideo], cfg: Config) -> dict[str, float]:
+        """PCK of the "every frame repeats the first frame's joints" baseline, scored as
+        :func:`first_frame_pose_baseline` scores it but without writing its predictions: a reference stored in
+        ``extra`` for reports, no metric of the run (a few array operations per video)."""
+        s = cfg.section
+        crop = self._crop(cfg)
+        dists, valids = [], []
+        for v in vids:
+            g = joints_to_grid(v.joints[:, :, :1], v.size, crop, s.down_factor)
+            g = np.repeat(g, v.joints.shape[2], axis=2)
+            d, ok = pck_distances(grid_to_image(g, v.size, crop, s.down_factor), v.joints)
+            dists.append(d)
+            valids.append(ok)
+        return pck(dists, valids, s.pck_thresholds)
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         return self._score(self.videos(Path(gt_root), cfg), Path(pred_dir), cfg)
