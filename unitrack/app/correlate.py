@@ -127,6 +127,31 @@ def correlation(x, y, n_boot: int = 2000, seed: int = 0, level: float = 0.95) ->
     return Corr(n, float(pr.statistic), float(pr.pvalue), ci(rb), float(sr.statistic), float(sr.pvalue), ci(sb))
 
 
+def regression_band(x, y, grid, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The least-squares line of y on x at ``grid`` and its pointwise bootstrap band (models resampled with
+    replacement, as in :func:`correlation`; percentile interval; resamples with a constant x are dropped).
+
+    Returns (fit, low, high); NaN arrays for fewer than 3 points or a constant x.
+    """
+    x, y, grid = np.asarray(x, float), np.asarray(y, float), np.asarray(grid, float)
+    nan = np.full(grid.shape, np.nan)
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0:
+        return nan, nan.copy(), nan.copy()
+    k, b = np.polyfit(x, y, 1)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    xb, yb = x[idx], y[idx]
+    xm, ym = xb.mean(axis=1), yb.mean(axis=1)
+    sxx = ((xb - xm[:, None]) ** 2).sum(axis=1)
+    ok = sxx > 1e-12 * max(1.0, float(sxx.max()))
+    slope = ((xb - xm[:, None]) * (yb - ym[:, None])).sum(axis=1)[ok] / sxx[ok]
+    lines = slope[:, None] * (grid[None, :] - xm[ok, None]) + ym[ok, None]
+    q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    lo, hi = np.percentile(lines, q, axis=0) if len(lines) else (nan, nan.copy())
+    return k * grid + b, lo, hi
+
+
 # ----------------------------------------------------------------------------- linear-probe figures
 
 
