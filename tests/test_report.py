@@ -3,6 +3,8 @@ plot, a self-contained HTML page (rendered in headless Chromium when available) 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
@@ -179,12 +181,12 @@ def test_build_report_self_contained(paper_report):
     md = rep.markdown.read_text()
     # self-contained: no external resources, images inline
     assert not re.search(r"""(src|href)=["'](https?:|file:|//|images/)""", page)
-    assert page.count("data:image/png;base64,") == 7  # 2 success plots + 5 per-sequence plots
-    assert page.count("<svg") == 2  # our radar + the published radar, inline
+    # small multiples of every task metric, the SOT success curves (one panel per head), the correlation study
+    assert page.count("data:image/png;base64,") == 3
+    assert page.count("<svg") == 2  # our radar + the placement radar (published rows faint, ours strong), inline
     assert md.count("*(published)*") == 25 and "![radar](images/radar.png)" in md
     assert "**60.0** / 55.0" in md
-    for name in ("radar.png", "radar_published.png", "success-sot-dcf-otb2015.png",
-                 "per-sequence-vos-davis2017.png"):
+    for name in ("radar.png", "placement_radar.png", "success.png", "metrics.png", "correlation.png"):
         assert_real_plot(out / "images" / name)
     assert (out / "images" / "radar.svg").read_text().lstrip().startswith("<?xml")
     csv_lines = (out / "table.csv").read_text().splitlines()
@@ -203,24 +205,61 @@ def _chromium() -> str | None:
     return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+
+# injected into a copy of the page: what the page measures at 1,400 px, and one click on a sortable header
+MEASURE = """<script>
+window.addEventListener("load", function () {
+  var right = 0;
+  document.querySelectorAll("table, img, svg").forEach(function (e) {
+    right = Math.max(right, e.getBoundingClientRect().right);
+  });
+  var box = document.getElementById("results-box");
+  var before = Array.prototype.map.call(box.tBodies[0].rows, function (r) { return r.cells[0].textContent; });
+  box.tHead.rows[0].cells[1].click();
+  var after = Array.prototype.map.call(box.tBodies[0].rows, function (r) { return r.cells[0].textContent; });
+  var pre = document.createElement("pre");
+  pre.id = "measure";
+  pre.textContent = JSON.stringify({scroll: document.documentElement.scrollWidth, right: right,
+                                    inner: window.innerWidth, before: before, after: after});
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
 @pytest.mark.skipif(_chromium() is None, reason="chromium not on PATH (Debian: apt-get install chromium)")
 def test_report_renders_in_headless_chromium(paper_report, tmp_path):
+    import json
+
     rep = paper_report
     shot = tmp_path / "shot.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars"]
+    probe = tmp_path / "measure.html"
+    probe.write_text(rep.html.read_text().replace("</body>", MEASURE + "</body>"))
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([_chromium(), *flags, f"--user-data-dir={profile}", f"--screenshot={shot}",
+        subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
                         "--window-size=1400,2000", rep.html.resolve().as_uri()], capture_output=True, timeout=120)
-        dom = subprocess.run([_chromium(), *flags, f"--user-data-dir={profile}", "--dump-dom",
-                              rep.html.resolve().as_uri()], capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,2000",
+                              "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True,
+                             timeout=120).stdout
     assert shot.is_file(), "chromium wrote no screenshot"
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[:2] == (2000, 1400)
     assert (img < 128).any(axis=2).mean() > 0.01  # text and tables were painted
-    # the parsed page holds the tables, the inline SVG radar and the embedded PNGs
-    assert dom.count("<table>") == 2 and "<svg" in dom and dom.count("data:image/png;base64,") == 7
+    m = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
+    assert m, "the measuring script did not run"
+    measured = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    # the page fits 1,400 px: no horizontal scroll, no table or image beyond the window
+    assert measured["inner"] == 1400 and measured["scroll"] <= 1400 and measured["right"] <= 1400, measured
+    # the columns sort: SOT xcorr AUC, layer3 first, descending on the first click (mocov2 53 > imagenet 50 > random)
+    assert measured["before"] == ["imagenet_r18", "mocov2", "random_r18"]
+    assert measured["after"] == ["mocov2", "imagenet_r18", "random_r18"]
+    # the rank table, the placement radar (inline SVG) and the CI lines are in the parsed page
+    assert '<table class="grid sortable" id="ranks">' in dom and "18/21" in dom
+    assert re.search(r'<div class="fig" id="placement-radar"><svg', dom)
+    assert dom.count('<span class="ci">') >= 3 * 8 and "±3.0 / ±2.8" in dom
+    assert dom.count("data:image/png;base64,") == 3 and dom.count("<svg") == 2
 
 
 def test_report_embeds_animated_preview_per_result(tmp_path, demo_root):
@@ -326,3 +365,235 @@ def test_one_context_renders_both_pages(results_dir, tmp_path):
     assert "PoseTrack ID switches" in ctx["table"]["titles"]  # the metric's label from its spec
     assert "| mocov2 | " in md and "<b>90</b> / 130" in page and "**90** / 130" in md
     assert page.count("<svg") == 1 and md.count("![radar](images/radar.png)") == 1
+
+
+# ----------------------------------------------------------------------------- rank and placement among the published rows
+
+
+def _fab(root: Path, task: str, dataset: str, backbone: str, metrics: dict, layer: int = 3,
+         variant: str | None = None, per_sequence: dict | None = None, extra: dict | None = None,
+         wall: float | None = None) -> Path:
+    folder = run_folder(root, task, dataset, backbone, layer, variant, None)
+    fp = {"key": f"{task}{dataset}{backbone}{layer}{variant}"}
+    if wall is not None:
+        fp["wall_time_s"] = wall
+    Result(task=task, dataset=dataset, backbone=backbone, layer=layer, metrics=metrics, variant=variant,
+           per_sequence=per_sequence or {}, extra=extra or {}, fingerprint=fp).save(folder)
+    return folder
+
+
+def test_rank_among_the_published_rows_of_the_same_arch(tmp_path):
+    from unitrack.app.report import place_models, rank_sentences
+
+    # hand-checked against unitrack/data/paper_tables_1_2.csv, Table 2 (R18) at layer 3:
+    # MOTS IDF1 = 34.5, 67.6, 68.8, 69.9, 69.0 → 68.5 has 3 better → 4th of 6;
+    # MOT IDF1 = 18.4, 74.8, 64.9, 66.9, 67.8 → 74.8 ties ImageNet-sup. → 1st of 6 (0.748 × 100 is not "worse")
+    _fab(tmp_path, "mots", "mots20", "imagenet_r18", {"IDF1": 0.685})
+    _fab(tmp_path, "mot", "mot16", "imagenet_r18", {"IDF1": 0.748})
+    _fab(tmp_path, "mots", "demo", "random_r18", {"IDF1": 0.40})  # 4 better → 5th, demo data
+    _fab(tmp_path, "mot", "mot17", "uvc", {"IDF1": 0.70})  # another dataset than the paper's MOT16
+    _fab(tmp_path, "mot", "mot16", "dino_vits16", {"IDF1": 0.70})  # no ViT rows in the paper
+    # Table 1 (R50), VOS J-Mean layer 3: 17 of the 20 published values beat 58.0 → 18th of 21; lower is better
+    # for PoseTrack ID switches: 90 beats all 20 → 1st
+    _fab(tmp_path, "vos", "davis2017", "mocov2", {"J-Mean": 0.58})
+    _fab(tmp_path, "posetrack", "posetrack18", "mocov2", {"IDF1": 73.0, "IDSW": 90})
+    columns, rows = results_table(find_results(tmp_path))
+    places = place_models(rows, load_paper_table())
+    got = {(p.row.label, p.col[0], p.col[3]): (p.rank, p.of, p.comparable) for p in places}
+    assert got[("imagenet_r18", "mots", "IDF1")] == (4, 6, True)
+    assert got[("imagenet_r18", "mot", "IDF1")] == (1, 6, True)
+    assert got[("random_r18", "mots", "IDF1")] == (5, 6, False)
+    assert got[("uvc", "mot", "IDF1")] == (2, 6, False)
+    assert got[("mocov2", "vos", "J-Mean")] == (18, 21, True)
+    assert got[("mocov2", "posetrack", "IDSW")] == (1, 21, True)
+    assert not any(p.row.label == "dino_vits16" for p in places)
+    twin = next(p for p in places if (p.row.label, p.col[0]) == ("imagenet_r18", "mots"))
+    assert twin.counterpart == 67.6  # the paper's own ImageNet-sup. (R18) row
+    uvc = next(p for p in places if p.row.label == "uvc")
+    assert uvc.reasons == ["dataset mot17, the paper's is MOT16 train"]
+    text = rank_sentences(places, rows)
+    assert ("imagenet_r18 ranks 1st of 6 on MOT IDF1 and 4th of 6 on MOTS IDF1 among the published ResNet-18 rows "
+            "of Table 2 at layer 3.") in text
+    assert ("random_r18 ranks 5th of 6 on MOTS IDF1 among the published ResNet-18 rows of Table 2 at layer 3 — "
+            "not comparable (demo data): these numbers come from other data than the paper's.") in text
+    assert any(s.startswith("mocov2 ranks 1st of 21 on PoseTrack ID switches") and "18th of 21 on VOS J" in s
+               for s in text)
+    assert any(s.startswith("dino_vits16 is not ranked: the published tables have no ViT-S/16 rows") for s in text)
+
+
+def test_rank_table_and_sentences_in_the_report(paper_report):
+    md = paper_report.markdown.read_text()
+    assert "## Where these models rank among the published Tables 1–2" in md
+    # mocov2 (R50) at layer 3 / 4 on VOS J-Mean: 18th / 1st of 21 (values 58.0 / 62.0, the paper's MoCoV2: 61.2 / 54.0)
+    assert "| mocov2 | 3 | 20 R50 rows (Table 1) (same benchmark) |" in md
+    assert "18/21 (58.0 · paper 61.2)" in md and "**1/21** (62.0 · paper 54.0)" in md
+    assert "- mocov2 at layer 4 ranks 1st of 21 on VOS J and PoseTrack ID switches" in md
+    assert "![placement radar](images/placement_radar.png)" in md
+
+
+# ----------------------------------------------------------------------------- uncertainty and cost
+
+
+def test_bootstrap_ci_is_scipy_seeded_and_needs_two_sequences():
+    from scipy import stats
+
+    from unitrack.app.report import bootstrap_ci
+
+    x = [0.2, 0.5, 0.4, 0.9]
+    lo, hi = bootstrap_ci(x)
+    ref = stats.bootstrap((np.asarray(x),), np.mean, n_resamples=9999, method="percentile", vectorized=True,
+                          axis=-1, rng=np.random.default_rng(0)).confidence_interval
+    assert (lo, hi) == (ref.low, ref.high) and bootstrap_ci(x) == (lo, hi)  # seeded: the same every time
+    assert lo < np.mean(x) < hi
+    assert bootstrap_ci([0.5]) is None and bootstrap_ci([]) is None and bootstrap_ci([0.3, float("nan")]) is None
+    assert bootstrap_ci([0.3, 0.3]) == (0.3, 0.3)
+    assert bootstrap_ci([100, 120], "sum") == (200.0, 240.0)  # counts add up over sequences
+    lo, hi = bootstrap_ci(list(np.linspace(0, 1, 12)))  # BCa from 10 sequences
+    assert 0.3 < lo < 0.5 < hi < 0.7
+
+
+def test_ci_columns(results_dir, paper_report):
+    from unitrack.app.report import family_tables
+
+    columns, rows = results_table(find_results(results_dir))
+    imnet = next(r for r in rows if r.label == "imagenet_r18")
+    # per-sequence J-Mean 0.54 and 0.60 (layer 3): the bootstrap means are 0.54, 0.57, 0.60 with probability
+    # 1/4, 1/2, 1/4, so the 95% percentile interval is exactly [54, 60] % → ±3.0
+    assert imnet.ci[("vos", "davis2017", None, "J-Mean")][3] == pytest.approx((54.0, 60.0))
+    assert ("posetrack", "posetrack18", None, "IDSW") not in imnet.ci  # ID switches: no headline metric
+    fams = family_tables(rows, columns)
+    assert [f["id"] for f in fams] == ["results-box", "results-propagation", "results-association"]
+    vos = fams[1]
+    cell = vos["rows"][0]["cells"][[h["lines"][1] for h in vos["heads"][1:]].index("J (%) ↑")]
+    assert cell["sub"] == "±3.0 / ±2.8" and "95% CI [54.0, 60.0] over 2 sequences" in cell["title"]
+    md = paper_report.markdown.read_text()
+    assert "| imagenet_r18 | 50.0 / 45.0 (±2.5 / ±2.2) |" in md  # SOT xcorr AUC, its CI below it
+    cells = list(csv.DictReader(io.StringIO((paper_report.html.parent / "cells.csv").read_text())))
+    row = next(c for c in cells if (c["backbone"], c["task"], c["metric"], c["layer"]) == ("imagenet_r18", "vos",
+                                                                                             "J-Mean", "3"))
+    assert (float(row["ci_low"]), float(row["ci_high"]), row["sequences"]) == (54.0, 60.0, "2")
+    # Table 2, layer-3 J-Mean: 33.0, 58.4, 53.6, 56.5, 63.2 — only CRW's 63.2 beats 60.0 → 2nd of 6
+    assert (row["rank"], row["of"], row["comparable"]) == ("2", "6", "1")
+
+
+def test_one_sequence_shows_no_ci(tmp_path):
+    from unitrack.app.report import family_tables
+
+    _fab(tmp_path, "vos", "davis2017", "a", {"J-Mean": 0.5, "J&F-Mean": 0.5}, per_sequence={"s1": {"J-Mean": 0.5}})
+    _fab(tmp_path, "vos", "davis2017", "b", {"J-Mean": 0.6, "J&F-Mean": 0.6})
+    columns, rows = results_table(find_results(tmp_path))
+    assert all(not r.ci for r in rows)
+    cells = [c for r in family_tables(rows, columns)[0]["rows"] for c in r["cells"]]
+    assert all(c["sub"] == "" for c in cells)
+    assert "no interval (1 sequence(s)" in cells[0]["title"] + cells[1]["title"]
+
+
+def test_counts_cost_and_computed_or_reused(tmp_path):
+    import json
+
+    from unitrack.app.report import cell_info, frame_count, sweep_statuses
+
+    seqs = {"s1": {"IDF1": 0.5, "HOTA": 0.4}, "s2": {"IDF1": 0.7, "HOTA": 0.5}}
+    a = _fab(tmp_path, "mot", "mot16", "a", {"IDF1": 0.6, "HOTA": 0.45}, per_sequence=seqs, extra={"frames": 100},
+             wall=2.0)
+    b = _fab(tmp_path, "mot", "mot16", "b", {"IDF1": 0.5, "HOTA": 0.4}, per_sequence=seqs, wall=4.0)
+    _fab(tmp_path, "mot", "mot16", "c", {"IDF1": 0.4, "HOTA": 0.3},
+         per_sequence={"s1": {"IDF1": 0.4, "frames": 30}, "s2": {"IDF1": 0.4, "frames": 20}}, wall=5.0)
+    (tmp_path / "sweep_summary.json").write_text(json.dumps({"cells": [
+        {"cell": "mot a layer3", "status": "computed", "path": f"/elsewhere/{a.relative_to(tmp_path)}",
+         "node": "local"},
+        {"cell": "mot b layer3", "status": "reused", "path": str(b), "node": "node-2"}]}))
+    st = sweep_statuses(tmp_path)
+    infos = {r.backbone: cell_info(r, st) for r in find_results(tmp_path)}
+    assert (infos["a"].frames, infos["a"].fps, infos["a"].status, infos["a"].sequences) == (100, 50.0, "computed", 2)
+    assert (infos["b"].frames, infos["b"].fps, infos["b"].status, infos["b"].node) == (None, None, "reused", "node-2")
+    assert (infos["c"].frames, infos["c"].fps, infos["c"].status) == (50, 10.0, "stored")  # frames per sequence
+    assert frame_count(Result(task="x", dataset="d", backbone="b", layer=3, metrics={}, extra={"num_frames": 7})) == 7
+    rep = build_report(tmp_path, tmp_path / "rep", with_previews=False)
+    page, md = rep.html.read_text(), rep.markdown.read_text()
+    assert "2.0 s · 50.0 fr/s" in page and '<span class="st st-reused">reused</span>' in page
+    assert "| a | 2.0 s · 50.0 fr/s · computed |" in md and "| c | 5.0 s · 10.0 fr/s · stored |" in md
+    assert "1 computed, 1 reused by the last sweep, 1 stored before it" in md
+    assert "<sub>2 seq · 50–100 frames</sub>" in md
+    cells = {c["backbone"]: c for c in csv.DictReader(io.StringIO((rep.html.parent / "cells.csv").read_text()))
+             if c["metric"] == "IDF1"}
+    assert (cells["a"]["status"], cells["a"]["frames_per_s"], cells["b"]["status"]) == ("computed", "50", "reused")
+
+
+# ----------------------------------------------------------------------------- tables: the layers that ran
+
+
+def test_layer_3_only_tables(tmp_path):
+    seqs = {f"s{i}": {"J-Mean": 0.5 + 0.02 * i, "J&F-Mean": 0.5 + 0.01 * i, "IDF1": 0.6 + 0.01 * i,
+                      "HOTA": 0.5, "AUC": 40.0 + i} for i in range(3)}
+    for bb, k in (("imagenet_r18", 0.0), ("random_r18", -0.2)):
+        _fab(tmp_path, "vos", "davis2017", bb, {"J-Mean": 0.55 + k, "J&F-Mean": 0.52 + k}, per_sequence=seqs)
+        _fab(tmp_path, "mot", "mot16", bb, {"IDF1": 0.62 + k, "HOTA": 0.5 + k}, per_sequence=seqs)
+        _fab(tmp_path, "sot", "otb2015", bb, {"AUC": 41.0 + 100 * k}, variant="dcf", per_sequence=seqs)
+    rep = build_report(tmp_path, tmp_path / "rep", with_paper=True, with_previews=False)
+    md, page = rep.markdown.read_text(), rep.html.read_text()
+    assert "/ –" not in md and "– /" not in md and "layer3 / layer4" not in md
+    assert "Cells: layer3." in md and ", layer 3, on " in md
+    assert "| imagenet_r18 | **52.0** (±1.0) | **55.0** (±2.0) |" in md  # VOS: J&F first, then J
+    assert "| random_r18 | 32.0 (±1.0) | 35.0 (±2.0) |" in md
+    # the published comparison shows the same layer only (ImageNet-sup. R50: SOT dcf AUC 62.0 at layer3)
+    assert "| ImageNet-sup. (R50) *(published)* | **58.6** | 62.0 |" in md
+    assert page.count('class="grid sortable"') == 1 + 3 + 1 + 1  # ranks, 3 families, cost, published
+
+
+def test_one_user_backbone_gets_the_placement_radar(tmp_path):
+    from unitrack.app.report import report_context
+
+    _fab(tmp_path, "vos", "davis2017", "imagenet_r18", {"J-Mean": 0.6, "J&F-Mean": 0.6})
+    _fab(tmp_path, "mot", "mot16", "imagenet_r18", {"IDF1": 0.7, "HOTA": 0.6})
+    _fab(tmp_path, "sot", "otb2015", "imagenet_r18", {"AUC": 55.0}, variant="dcf")
+    results = find_results(tmp_path)
+    columns, rows = results_table(results)
+    ctx = report_context(results, tmp_path, columns, rows, tmp_path / "img", with_paper=True, with_previews=False)
+    assert ctx["placement"]["radar"] is not None and "placement radar" in render_md(ctx)
+    assert_real_plot(tmp_path / "img" / "placement_radar.png")
+    assert ctx["radar"] is None and "the placement radar above places it" in ctx["radar_skipped"]
+
+
+def render_md(ctx) -> str:
+    from unitrack.app.report import render
+
+    return render("report.md.j2", ctx)
+
+
+# ----------------------------------------------------------------------------- baselines the heads store
+
+
+def test_baselines_from_extra():
+    from unitrack.app.report import baselines
+
+    r = Result(task="sot", dataset="otb", backbone="a", layer=3, metrics={"AUC": 50.0},
+               extra={"static_box_baseline": {"AUC": 22.3}, "oracle": {"AUC": 99.0, "what": "x"}, "curves": {}})
+    assert baselines(r, "AUC") == {"static first box": 22.3, "oracle: GT tracks": 99.0}
+    assert baselines(r, "Precision@20") == {}
+
+
+def test_pose_propagation_stores_the_first_frame_baseline_and_frames(demo_root, tmp_path):
+    from unitrack.config import default_config
+    from unitrack.heads.poseprop import TASK, first_frame_pose_baseline
+
+    cfg = default_config("poseprop")
+    ref = first_frame_pose_baseline(demo_root / "jhmdb", tmp_path / "pred", cfg)  # written and scored
+    vids = TASK.videos(demo_root / "jhmdb", cfg)
+    assert ref.extra["first_frame_baseline"] == ref.metrics  # the in-memory copy scores the same
+    assert ref.extra["frames"] == sum(v.joints.shape[2] for v in vids)
+
+
+def test_regression_band():
+    from unitrack.app.correlate import regression_band
+
+    x = np.array([60.0, 65, 70, 75, 80])
+    grid = np.array([60.0, 70, 80])
+    fit, lo, hi = regression_band(x, 2 * x + 1, grid, n_boot=300)
+    np.testing.assert_allclose(fit, 2 * grid + 1)
+    np.testing.assert_allclose(lo, fit) and np.testing.assert_allclose(hi, fit)  # no noise, no band
+    y = 2 * x + np.array([3.0, -2, 1, -4, 2])
+    fit, lo, hi = regression_band(x, y, grid, n_boot=500, seed=1)
+    assert (lo <= fit).all() and (fit <= hi).all() and (hi - lo)[1] < (hi - lo)[0]  # narrowest near the mean
+    assert regression_band(x, y, grid, n_boot=500, seed=1)[1].tolist() == lo.tolist()  # seeded
+    assert np.isnan(regression_band([1.0, 1, 1], [1.0, 2, 3], grid)[0]).all()
