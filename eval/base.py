@@ -8,7 +8,9 @@ They are deliberately small (in the spirit of TrackEval's ``_BaseDataset`` / ``_
   guess them from the values.
 * :class:`Sequence` is one video of a benchmark: a name, its frames (paths in temporal order), the
   frame size and whatever annotations the format has; :meth:`Sequence.validate` raises a
-  :class:`~unitrack.utils.UnitrackError` naming the offending file.
+  :class:`~unitrack.utils.UnitrackError` naming the offending file. What a reader deliberately leaves
+  out of a sequence (e.g. frames beyond the images present) is noted with :meth:`Sequence.skip`; the
+  head copies these notes into its result (``result.json["skipped"]``, see :func:`skipped_items`).
 * :class:`Dataset` is the reader of one benchmark layout: ``sequences(root, cfg)``.
 * :class:`Metric` scores one sequence (``eval_sequence``) and combines per-sequence results
   (``combine``); ``fields`` declares what it produces.
@@ -16,11 +18,15 @@ They are deliberately small (in the spirit of TrackEval's ``_BaseDataset`` / ``_
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+log = logging.getLogger("unitrack")
 
 UNITS = ("fraction", "percent", "count")
 
@@ -89,12 +95,47 @@ class Sequence:
     name: str
     frames: list[Path] = field(default_factory=list)
     size: tuple[int, int] | None = None
+    # what the reader left out, with why: [{"item": ..., "reason": ...}] (see skip)
+    skipped: list[dict[str, str]] = field(default_factory=list, kw_only=True, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def validate(self) -> None:
         """Raise ``UnitrackError`` naming the file when the sequence cannot be evaluated as it is."""
+
+    def skip(self, item: str | Path, reason: str) -> None:
+        """Note that ``item`` (a file, rows, frames of this sequence) is left out and why: logged once and
+        kept in :attr:`skipped`, which the head copies into its result."""
+        entry = {"item": str(item), "reason": str(reason)}
+        if entry not in self.skipped:
+            log.warning("%s: %s", entry["item"], entry["reason"])
+            self.skipped.append(entry)
+
+
+@contextlib.contextmanager
+def own_predictions(pred_dir: str | Path) -> Iterator[None]:
+    """Around scoring the predictions a head has just written into a temporary ``pred_dir`` (removed when
+    the run fails): an error naming a file there is said to be about this run's own predictions (a bug
+    of the head) instead of naming a folder that will not exist any more; other errors pass unchanged."""
+    from unitrack.utils import UnitrackError
+
+    try:
+        yield
+    except UnitrackError as e:
+        where = str(pred_dir)
+        if where not in str(e):
+            raise
+        raise UnitrackError(str(e).replace(where, "<this run's predictions>") + " — the head wrote predictions "
+                            "that do not validate; this is a bug of the head, please report it") from None
+
+
+def skipped_items(sequences: Iterable[Sequence]) -> list[dict[str, str]]:
+    """The :meth:`Sequence.skip` notes of ``sequences`` in order, for ``TaskOutput.skipped``."""
+    out: list[dict[str, str]] = []
+    for s in sequences:
+        out += [e for e in getattr(s, "skipped", ()) if e not in out]
+    return out
 
 
 class Dataset:
