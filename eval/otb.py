@@ -57,7 +57,7 @@ class SOTSequence(Sequence):
 
     name: str
     frames: list[Path]
-    gt: np.ndarray  # N×4 float64; invalid rows (NaN / non-positive size) kept as they are
+    gt: np.ndarray  # N×4 float64; rows without a box (all NaN, or w/h = 0) kept as they are (see validate)
     gt_file: Path
     gt_first_line: int = 1  # line number (1-based) in gt_file of gt[0], for error messages
     start_frame: int = 1
@@ -70,14 +70,26 @@ class SOTSequence(Sequence):
         return self.gt[0]
 
     def validate(self) -> None:
-        """Single-object tracking needs ground truth whose first box is valid (finite, w, h > 0)."""
+        """Single-object tracking needs ground truth whose first box is valid (finite, w, h > 0); every
+        other row is a box with finite x, y and w, h >= 0, or all four NaN (target absent, UAV123 style).
+        Rows with w or h = 0 (LaSOT's 0,0,0,0 for an absent target) count as not annotated in the metrics."""
         if len(self.gt) == 0:
             raise UnitrackError(f"{self.gt_file}: no ground-truth rows (expected x,y,w,h per frame)")
         if not valid_box(self.gt[0]):
             raise UnitrackError(
-                f"{self.gt_file}:{self.gt_first_line}: the first-frame box {self.gt[0].tolist()} has zero/negative "
+                f"{self._where(0)}: the first-frame box {self.gt[0].tolist()} has zero/negative "
                 f"size or is not a number; single-object tracking needs a valid initial box x,y,w,h with w,h > 0"
             )
+        bad = box_rows_error(self.gt)
+        if bad is not None:
+            i, what = bad
+            raise UnitrackError(f"{self._where(i)}: ground-truth box {self.gt[i].tolist()} {what}")
+
+    def _where(self, i: int) -> str:
+        """File and line (text GT) or file and row (pysot JSON) of ground-truth row ``i``."""
+        if self.gt_file.suffix.lower() == ".json":
+            return f"{self.gt_file} (video {self.name!r}, gt_rect[{i}])"
+        return f"{self.gt_file}:{self.gt_first_line + i}"
 
 
 # ------------------------------------------------------------------------------------------------- parsing
@@ -137,6 +149,23 @@ def _fmt(v: float) -> str:
     return str(int(r)) if r == int(r) else f"{r:.4f}".rstrip("0")
 
 
+def box_rows_error(boxes: np.ndarray) -> tuple[int, str] | None:
+    """(first bad row, what is wrong) of x,y,w,h rows, None when all are usable: finite with w, h >= 0, or
+    all four NaN (no box for that frame)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    nan_row = np.isnan(b).all(1)
+    finite = np.isfinite(b).all(1)
+    with np.errstate(invalid="ignore"):
+        neg = (b[:, 2] < 0) | (b[:, 3] < 0)
+    bad = np.flatnonzero(~nan_row & (~finite | neg))
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    if not finite[i]:
+        return i, "mixes numbers with NaN/inf (a frame without a box is NaN,NaN,NaN,NaN)"
+    return i, "has a negative width or height (expected x,y,w,h with w, h >= 0)"
+
+
 def valid_box(box: np.ndarray) -> bool:
     """A usable first-frame box: finite, positive width and height."""
     b = np.asarray(box, dtype=np.float64)
@@ -146,7 +175,9 @@ def valid_box(box: np.ndarray) -> bool:
 # ------------------------------------------------------------------------------------------------- readers
 
 def _images_in(folder: Path) -> list[Path]:
-    return list_frames(folder, numbered=False, required=False)
+    """The numbered frames of ``folder`` ([] without images); any other image name is an error, since
+    ground-truth rows are paired with frames by number."""
+    return list_frames(folder, numbered=True, required=False)
 
 
 def _numbered(images: list[Path]) -> dict[int, Path]:
@@ -174,9 +205,14 @@ def is_gt_sequence(folder: Path) -> bool:
     return (folder / "groundtruth.txt").is_file() and bool(_images_in(folder / "img") or _images_in(folder))
 
 
-def _align_frames(name: str, folder: Path, gt: np.ndarray, gt_file: Path, ranges: dict[str, tuple[int, int]]
-                  ) -> tuple[list[Path], np.ndarray, int, int]:
-    """Pick the image files that the GT rows annotate. Returns (frames, gt, first GT line, start frame)."""
+def _align_frames(name: str, folder: Path, gt: np.ndarray, gt_file: Path, ranges: dict[str, tuple[int, int]],
+                  notes: list[tuple[str, str]] | None = None) -> tuple[list[Path], np.ndarray, int, int]:
+    """Pick the image files that the GT rows annotate. Returns (frames, gt, first GT line, start frame).
+
+    Frames are paired with GT rows by frame number: outside the OTB range table the GT must have one row
+    per frame (else an error naming the GT file); a GT file that disagrees with its range is aligned from
+    the range's first frame and noted in ``notes`` (item, reason)."""
+    notes = [] if notes is None else notes
     images = _images_in(folder)
     if not images:
         raise UnitrackError(f"{folder}: no images ({', '.join(IMAGE_EXTS)}) for sequence {name}")
@@ -192,8 +228,8 @@ def _align_frames(name: str, folder: Path, gt: np.ndarray, gt_file: Path, ranges
         elif n == last and first > 1:
             skip = first - 1  # GT starts at frame 1 (e.g. Tiger1); drop the rows before `first`
         else:
-            log.warning("%s: %d GT rows do not match the OTB frame range %d-%d; aligning from frame %d",
-                        gt_file, n, first, last, first)
+            notes.append((str(gt_file), f"{n} GT rows do not match the OTB frame range {first}-{last} of {base}; "
+                                        f"aligned from frame {first}"))
         gt = gt[skip:]
         wanted = range(first, first + len(gt))
         if all(k in num for k in wanted):
@@ -203,21 +239,17 @@ def _align_frames(name: str, folder: Path, gt: np.ndarray, gt_file: Path, ranges
         missing = next(k for k in wanted if k not in num)
         raise UnitrackError(f"{name}: frame {missing} of the OTB range {first}-{last} is missing in {folder}"
                             f" (expected e.g. {folder / _like(images[0], missing)})")
-    if num and len(num) == len(images):
-        first = min(num)
-        wanted = range(first, first + n)
-        missing = [k for k in wanted if k not in num]
-        if missing:
-            raise UnitrackError(f"{name}: {gt_file} has {n} rows but frame {_like(images[0], missing[0])} is "
-                                f"missing in {folder} ({len(images)} images found)")
-        if len(images) > n:
-            log.warning("%s: %d images but %d GT rows; using frames %d-%d", name, len(images), n, first, first + n - 1)
-        return [num[k] for k in wanted], gt, 1, first
-    if len(images) < n:
-        raise UnitrackError(f"{name}: {gt_file} has {n} rows but only {len(images)} images in {folder}")
+    first = min(num)
+    wanted = range(first, first + n)
+    missing = [k for k in wanted if k not in num]
+    if missing:
+        raise UnitrackError(f"{name}: {gt_file} has {n} rows but frame {_like(images[0], missing[0])} is "
+                            f"missing in {folder} ({len(images)} images found)")
     if len(images) > n:
-        log.warning("%s: %d images but %d GT rows; using the first %d", name, len(images), n, n)
-    return images[:n], gt, 1, 1
+        raise UnitrackError(f"{gt_file}: {n} rows but {len(images)} frames in {folder} ({images[0].name}…"
+                            f"{images[-1].name}); expected one x,y,w,h row per frame (a sequence whose annotated "
+                            f"frames are a sub-range belongs in the OTB frame-range table)")
+    return [num[k] for k in wanted], gt, 1, first
 
 
 def _like(example: Path, k: int) -> str:
@@ -225,8 +257,10 @@ def _like(example: Path, k: int) -> str:
     return f"{k:0{len(example.stem)}d}{example.suffix}"
 
 
-def _check_first(seq: SOTSequence) -> SOTSequence:
+def _check_first(seq: SOTSequence, notes: list[tuple[str, str]] = ()) -> SOTSequence:
     seq.validate()
+    for item, reason in notes:
+        seq.skip(item, reason)
     return seq
 
 
@@ -237,8 +271,9 @@ def read_otb_folder(seq_dir: str | Path, ranges: dict[str, tuple[int, int]] | No
     out = []
     for name, gt_file in _otb_gt_files(seq_dir):
         gt = read_boxes(gt_file)
-        frames, gt, first_line, start = _align_frames(name, seq_dir / "img", gt, gt_file, ranges)
-        out.append(_check_first(SOTSequence(name, frames, gt, gt_file, first_line, start)))
+        notes: list[tuple[str, str]] = []
+        frames, gt, first_line, start = _align_frames(name, seq_dir / "img", gt, gt_file, ranges, notes)
+        out.append(_check_first(SOTSequence(name, frames, gt, gt_file, first_line, start), notes))
     return out
 
 
@@ -316,6 +351,9 @@ def find_sequence_dirs(root: Path, depth: int = 2) -> list[Path]:
                             key=lambda p: p.name.lower()):
                 if is_otb_sequence(c) or is_gt_sequence(c):
                     found.append(c)
+                elif (c / "img").is_dir() and _images_in(c / "img"):
+                    raise UnitrackError(f"{c}: frames in img/ but no ground truth (groundtruth_rect.txt for OTB, "
+                                        f"groundtruth.txt for LaSOT / GOT-10k); add it or move the folder out of {root}")
                 else:
                     nxt.append(c)
         if found:
@@ -450,7 +488,8 @@ def evaluate_ope(gts: dict[str, np.ndarray], preds: dict[str, np.ndarray], valid
 def read_predictions(pred_dir: str | Path, sequences: list[SOTSequence], allow_longer: bool = False
                      ) -> dict[str, np.ndarray]:
     """``<pred_dir>/<seq>.txt`` for every sequence, each with exactly one row per annotated frame
-    (``allow_longer``: extra rows are ignored, for scoring the first frames only)."""
+    (``allow_longer``: extra rows are ignored, for scoring the first frames only). Every row is a box
+    with finite x, y and w, h >= 0, or NaN,NaN,NaN,NaN (no box: a failure in every curve)."""
     pred_dir = Path(pred_dir)
     out = {}
     for s in sequences:
@@ -458,6 +497,9 @@ def read_predictions(pred_dir: str | Path, sequences: list[SOTSequence], allow_l
         if not p.is_file():
             raise UnitrackError(f"missing result file {p} for sequence {s.name} ({len(s)} frames)")
         boxes = read_boxes(p)
+        bad = box_rows_error(boxes)
+        if bad is not None:
+            raise UnitrackError(f"{p}:{bad[0] + 1}: predicted box {boxes[bad[0]].tolist()} {bad[1]}")
         if allow_longer:
             boxes = boxes[:len(s.gt)]
         if len(boxes) != len(s.gt):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, skipped_items
 from unitrack.eval.demo.otb import write_otb
 from unitrack.eval.otb import (
     PYSOT_JSONS,
@@ -193,8 +193,7 @@ class SOTTask(Task):
         }
         scored = [s for s in seqs if s.evaluable]
         if not scored:
-            log.warning("no sequence has per-frame ground truth (e.g. GOT-10k test): predictions written, no metrics")
-            return TaskOutput(metrics={}, extra=extra)
+            return _not_scored(TaskOutput(metrics={}, extra=extra), seqs)
         ope = evaluate_ope({s.name: s.gt for s in scored}, {s.name: preds[s.name] for s in scored}, valid_rule(cfg))
         static = static_baseline(scored, valid_rule(cfg))
         label = f"{cfg.common.backbone} L{ctx.backbone.layer} {sc.head}"
@@ -206,16 +205,26 @@ class SOTTask(Task):
             log.warning("could not draw OPE plots: %s", e)
         extra["curves"] = {k: np.round(v, 6).tolist() for k, v in ope.curves.items()}
         extra["static_box_baseline"] = static.metrics
-        return TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence, extra=extra)
+        return _not_scored(TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence, extra=extra), seqs)
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
-        seqs = [s for s in load_sequences(gt_root, cfg) if s.evaluable]
+        everything = load_sequences(gt_root, cfg)
+        seqs = [s for s in everything if s.evaluable]
         if not seqs:
             raise UnitrackError(f"{gt_root}: no sequence with per-frame ground truth to score")
         preds = read_predictions(pred_dir, seqs, allow_longer=cfg.section.max_frames is not None)
         ope = evaluate_ope({s.name: s.gt for s in seqs}, preds, valid_rule(cfg))
-        return TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence,
-                          extra={"curves": {k: v.tolist() for k, v in ope.curves.items()}})
+        return _not_scored(TaskOutput(metrics=ope.metrics, per_sequence=ope.per_sequence,
+                                      extra={"curves": {k: v.tolist() for k, v in ope.curves.items()}}), everything)
+
+
+def _not_scored(out: TaskOutput, seqs: list[SOTSequence]) -> TaskOutput:
+    """Record in ``out`` what the reader left out and the sequences tracked but not scored."""
+    out.skipped += skipped_items(seqs)
+    for s in seqs:
+        if not s.evaluable:
+            out.skip(s.name, f"{s.gt_file} annotates only the first frame (e.g. GOT-10k test): tracked, not scored")
+    return out
 
 
 def static_baseline(seqs: list[SOTSequence], rule: str = "xywh") -> OPEResult:
