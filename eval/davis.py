@@ -55,12 +55,21 @@ def read_frame(path: str | Path) -> np.ndarray:
 
 def _image_size(path: Path) -> tuple[int, int]:
     """(H, W) from the file header."""
+    return _image_header(path)[:2]
+
+
+def _image_header(path: Path) -> tuple[int, int, str]:
+    """(H, W, PIL mode) from the file header."""
     try:
         with Image.open(path) as im:
             w, h = im.size
+            mode = im.mode
     except OSError as e:
         raise UnitrackError(f"{path}: cannot read image ({e})") from None
-    return h, w
+    return h, w, mode
+
+
+_COLOUR_MODES = ("RGB", "RGBA", "LA", "CMYK", "YCbCr", "HSV")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -87,7 +96,8 @@ class DavisSequence(Sequence):
         self.annotations, self.binarize, self.palette = annotations, binarize, palette
 
     def validate(self) -> None:
-        """Every frame and annotation has the size of the first frame (read from the file headers)."""
+        """Every frame and annotation has the size of the first frame and every annotation is an indexed
+        (palette or grey) PNG (both read from the file headers); the first annotation is not all void."""
         size, frames = self.size, self.frames
         for p in frames[1:]:
             s = _image_size(p)
@@ -95,9 +105,15 @@ class DavisSequence(Sequence):
                 raise UnitrackError(f"{p}: frame is {s[1]}x{s[0]}, first frame {frames[0].name} is {size[1]}x{size[0]}")
         for p in self.annotations:
             if p is not None:
-                s = _image_size(p)
-                if s != size:
-                    raise UnitrackError(f"{p}: annotation is {s[1]}x{s[0]}, frames are {size[1]}x{size[0]}")
+                h, w, mode = _image_header(p)
+                if (h, w) != size:
+                    raise UnitrackError(f"{p}: annotation is {w}x{h}, frames are {size[1]}x{size[0]}")
+                if mode in _COLOUR_MODES:
+                    read_mask(p)  # its error says how to convert colour masks
+        first = self.read_annotation(0)
+        if first.size and (first == VOID).all():
+            raise UnitrackError(f"{self.annotations[0]}: the first-frame annotation is all void ({VOID}); it must "
+                                f"hold the objects to track (palette indices 1, 2, …) on background 0")
 
     @property
     def frame_names(self) -> list[str]:
@@ -211,13 +227,14 @@ def _read_sequence(root: Path, img_dir: Path, ann_dir: Path, name: str, binarize
                             f"{adir / (orphans[0] + '.png')} (frames: {len(frames)} in {fdir})")
     annotations = [anns.get(s) for s in stems]
     n_ann = sum(a is not None for a in annotations)
-    if 1 < n_ann < len(frames):
-        missing = [s for s, a in zip(stems, annotations) if a is None]
-        log.warning("sequence %s: %d of %d frames annotated (missing e.g. %s); it can be run but not scored",
-                    name, n_ann, len(frames), adir / (missing[0] + ".png"))
     seq = DavisSequence(name=name, frames=frames, annotations=annotations, size=_image_size(frames[0]),
                         binarize=binarize)
     seq.validate()
+    if n_ann < len(frames):
+        missing = [s for s, a in zip(stems, annotations) if a is None]
+        what = ("only the first frame is annotated (test-dev style)" if n_ann == 1 else
+                f"{n_ann} of {len(frames)} frames annotated (missing e.g. {adir / (missing[0] + '.png')})")
+        seq.skip(f"sequence {name}", f"{what}; it can be run but not scored")
     seq.palette = mask_palette(annotations[0])
     return seq
 
@@ -377,18 +394,20 @@ def score_sequence(seq: DavisSequence, pred_dir: str | Path, objects: str = "off
         ids = list(range(1, (max(present) if present else 0) + 1))
         absent = sorted(set(ids) - set(present))
         if absent:
-            log.warning("sequence %s: ids %s are absent from the first annotation but below the largest id; "
-                        "evaluated as objects (official DAVIS rule; vos.score_objects=present skips them)",
-                        seq.name, absent)
+            seq.skip(f"sequence {seq.name}", f"ids {absent} are absent from the first annotation but below the "
+                     "largest id; evaluated as objects that never appear (official DAVIS rule; "
+                     "vos.score_objects=present leaves them out)")
     elif objects == "present":
         ids = present
     else:
         raise UnitrackError(f"vos.score_objects must be 'official' or 'present', got {objects!r}")
     if not ids:
-        log.warning("sequence %s: the first-frame annotation has no object; it contributes no objects", seq.name)
+        seq.skip(seq.annotations[0], "the first-frame annotation has no object; the sequence contributes no objects")
     idx = list(range(1, len(seq) - 1))  # first and last frame excluded
-    if not idx:
-        log.warning("sequence %s: fewer than 3 frames, nothing to evaluate", seq.name)
+    if not idx and ids:
+        seq.skip(f"sequence {seq.name}", f"{len(seq)} frame(s): nothing is evaluated between the first and the "
+                 "last frame; the sequence contributes no objects")
+        ids = []
     gt = np.zeros((len(idx), *seq.size), dtype=np.uint8)
     pr = np.zeros_like(gt)
     for n, i in enumerate(idx):
@@ -435,7 +454,9 @@ def evaluate_davis(sequences: list[DavisSequence], pred_dir: str | Path, objects
             jm, fm = float(np.mean(jm_s)), float(np.mean(fm_s))
             per_seq[seq.name] = {"J&F-Mean": (jm + fm) / 2, "J-Mean": jm, "F-Mean": fm, "objects": len(ids)}
     if not stats["JM"]:
-        raise UnitrackError(f"nothing to evaluate: no objects in the first annotations of {len(sequences)} sequence(s)")
+        firsts = ", ".join(str(q.annotations[0]) for q in sequences[:5]) + (" …" if len(sequences) > 5 else "")
+        raise UnitrackError(f"nothing to evaluate: no objects in the first annotations of {len(sequences)} "
+                            f"sequence(s) ({firsts})")
     jm, fm = float(np.mean(stats["JM"])), float(np.mean(stats["FM"]))
     metrics = {
         "J&F-Mean": (jm + fm) / 2,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, skipped_items
 from unitrack.eval.davis import (
     VOID,
     DavisSequence,
@@ -103,8 +103,8 @@ def propagate_sequence(seq: DavisSequence, extractor, params: PropagationParams,
     proc = _proc_size(seq, crop_size)
     palette = seq.palette
     if len(ids) == 1:
-        log.warning("sequence %s: the first-frame annotation %s has no object; writing empty masks",
-                    seq.name, seq.annotations[0])
+        seq.skip(seq.annotations[0], f"sequence {seq.name}: the first-frame annotation has no object; writing "
+                 "empty masks")
         zero = np.zeros((H, W), np.uint8)
         for p in seq.frames:
             write_mask(out_dir / f"{p.stem}.png", zero, palette)
@@ -236,16 +236,15 @@ class VOSTask(Task):
         return out
 
     def _score(self, seqs: list[DavisSequence], pred_dir: Path, cfg: Config) -> TaskOutput:
-        scorable = [q for q in seqs if q.fully_annotated]
-        if len(scorable) < len(seqs):
-            log.warning("vos: %d of %d sequences are not fully annotated and are not scored",
-                        len(seqs) - len(scorable), len(seqs))
+        scorable = [q for q in seqs if q.fully_annotated]  # the reader noted the others (run, not scored)
         if not scorable:
-            log.warning("vos: no annotated sequences to score; predictions only")
-            return TaskOutput(metrics={}, extra={"scored_sequences": 0})
-        sc = evaluate_davis(scorable, pred_dir, cfg.section.score_objects)
-        return TaskOutput(metrics=sc.metrics, per_sequence=sc.per_sequence,
-                          extra={"per_object": sc.per_object, "scored_sequences": len(scorable)})
+            out = TaskOutput(metrics={}, extra={"scored_sequences": 0})
+        else:
+            sc = evaluate_davis(scorable, pred_dir, cfg.section.score_objects)
+            out = TaskOutput(metrics=sc.metrics, per_sequence=sc.per_sequence,
+                             extra={"per_object": sc.per_object, "scored_sequences": len(scorable)})
+        out.skipped += skipped_items(seqs)
+        return out
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         seqs = self.sequences(Path(gt_root), cfg)

@@ -136,9 +136,8 @@ def test_reader_bad_inputs(tmp_path):
     root = _make_davis(tmp_path / "rgb", {"a": [m, m, m]})
     p = root / "Annotations/480p/a/00001.png"
     Image.fromarray(np.stack([m * 128] * 3, -1)).save(p)
-    (seq,) = read_davis(root)
     with pytest.raises(UnitrackError, match=r"00001\.png.*RGB.*palette"):
-        seq.read_annotation(1)
+        read_davis(root)  # checked where the data enters, before any propagation
     # missing first-frame annotation
     root = _make_davis(tmp_path / "nofirst", {"a": [m, m, m]})
     os.remove(root / "Annotations/480p/a/00000.png")
