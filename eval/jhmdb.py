@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from unitrack.eval.base import Sequence
-from unitrack.eval.formats import list_frames
+from unitrack.eval.formats import frame_number, list_frames
 from unitrack.utils import UnitrackError
 
 log = logging.getLogger("unitrack")
@@ -79,6 +79,9 @@ def read_joint_positions(mat: str | Path) -> np.ndarray:
         p = p[:, :, None]
     if p.ndim != 3 or p.shape[0] != 2:
         raise UnitrackError(f"{mat}: pos_img has shape {p.shape}, expected 2×J×T")
+    if p.shape[1] != NUM_JOINTS:
+        raise UnitrackError(f"{mat}: pos_img has {p.shape[1]} joints (shape {p.shape}), expected the {NUM_JOINTS} "
+                            f"JHMDB joints (2×{NUM_JOINTS}×T)")
     if not np.all(np.isfinite(p)):
         raise UnitrackError(f"{mat}: pos_img contains NaN/inf")
     return p
@@ -107,8 +110,21 @@ def read_split(split_file: str | Path) -> list[tuple[Path, Path]]:
     return out
 
 
+def list_video_frames(folder: Path) -> list[Path]:
+    """The ``.png`` frames of a JHMDB video folder: numbered (``00001.png`` …) without gaps, since the
+    joints of ``pos_img`` are paired with the frames by position."""
+    frames = list_frames(folder, (".png",))
+    first = frame_number(frames[0])
+    if frame_number(frames[-1]) - first + 1 != len(frames):
+        list_frames(folder, (".png",), first=first)  # raises, naming the gap or the duplicate
+    return frames
+
+
 def read_jhmdb(root: str | Path, split_file: str | Path = "split.txt") -> list[JhmdbVideo]:
-    """Read the videos of a JHMDB split file (``split_file`` relative to ``root`` unless absolute)."""
+    """Read the videos of a JHMDB split file (``split_file`` relative to ``root`` unless absolute).
+
+    ``pos_img`` must not annotate more frames than the folder holds (an error: a frame is missing);
+    frames after the last annotated one are left out and noted (:meth:`JhmdbVideo.skip`)."""
     import cv2
 
     root = Path(root)
@@ -118,19 +134,24 @@ def read_jhmdb(root: str | Path, split_file: str | Path = "split.txt") -> list[J
     for idx, (mat, folder) in enumerate(read_split(sf)):
         if not folder.is_dir():
             raise UnitrackError(f"{sf}: line {idx + 1}: frame folder {folder} does not exist")
-        frames = list_frames(folder, (".png",), numbered=False)
+        frames = list_video_frames(folder)
         pos = read_joint_positions(mat)
         T = pos.shape[2]
-        if T != len(frames):
-            n = min(T, len(frames))
-            log.warning("%s: %d annotated frames but %d frames in %s; using the first %d", mat, T, len(frames),
-                        folder, n)
-            frames, pos = frames[:n], pos[:, :, :n]
+        if T > len(frames):
+            raise UnitrackError(f"{mat}: pos_img annotates {T} frames but {folder} holds {len(frames)} "
+                                f"({frames[0].name}…{frames[-1].name}); expected one frame per annotated pose")
+        note = None
+        if T < len(frames):
+            note = (f"{mat}: {T} annotated frames but {len(frames)} frames in {folder}; frames "
+                    f"{frames[T].name}…{frames[-1].name} have no pose and are left out")
+            frames = frames[:T]
         img = cv2.imread(str(frames[0]), cv2.IMREAD_COLOR)
         if img is None:
             raise UnitrackError(f"{frames[0]}: cannot read image")
-        videos.append(JhmdbVideo(name=folder.name, index=idx, mat=mat, frames=frames, joints=pos - 1.0,
-                                 size=img.shape[:2]))
+        video = JhmdbVideo(name=folder.name, index=idx, mat=mat, frames=frames, joints=pos - 1.0, size=img.shape[:2])
+        if note:
+            video.skip(f"video {folder.name}", note)
+        videos.append(video)
     return videos
 
 
@@ -220,9 +241,14 @@ def read_prediction(path: str | Path) -> np.ndarray:
         arr = np.load(path, allow_pickle=True)
     except OSError as e:
         raise UnitrackError(f"{path}: cannot read prediction ({e})") from None
-    arr = np.asarray(arr, dtype=np.float64)
+    try:
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UnitrackError(f"{path}: prediction is not a numeric array") from None
     if arr.ndim != 3 or arr.shape[0] != 2:
         raise UnitrackError(f"{path}: prediction has shape {arr.shape}, expected 2×J×T")
+    if not np.isfinite(arr).all():
+        raise UnitrackError(f"{path}: prediction contains NaN/inf (a failed joint is -1)")
     return arr
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, skipped_items
 from unitrack.eval.demo.jhmdb import write_jhmdb
 from unitrack.eval.jhmdb import (
     IMAGENET_MEAN,
@@ -102,8 +102,8 @@ def propagate_video(video: JhmdbVideo, extractor, params: PropagationParams, cro
             if t == 0:
                 h, w = f.shape[-2:]
                 if (h, w) != (math.ceil(crop_size / stride),) * 2:
-                    log.warning("%s: feature grid %dx%d differs from crop %d / stride %d", video.name, w, h,
-                                crop_size, stride)
+                    video.skip(f"video {video.name}", f"feature grid {w}x{h} differs from crop {crop_size} / "
+                               f"stride {stride}; joints are mapped with stride {stride}")
                 g = joints_to_grid(video.joints[:, :, 0], video.size, crop_size, stride)
                 lab0 = torch.from_numpy(belief_maps(g, (h, w))).to(f.device)
                 pred = prop.start(f, lab0)
@@ -211,7 +211,7 @@ class PosePropTask(Task):
                 c = propagate_video(v, ctx.extractor, params, crop, mean, std, s.down_factor, s.readout_topk,
                                     s.norm_mask, bs)
                 write_prediction(pred_dir / f"{v.index}.dat", c)
-        return self._score(vids, pred_dir, ctx.cfg)
+        return _noted(self._score(vids, pred_dir, ctx.cfg), vids)
 
     def _score(self, vids: list[JhmdbVideo], pred_dir: Path, cfg: Config) -> TaskOutput:
         s = cfg.section
@@ -250,7 +250,14 @@ class PosePropTask(Task):
         return pck(dists, valids, s.pck_thresholds)
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
-        return self._score(self.videos(Path(gt_root), cfg), Path(pred_dir), cfg)
+        vids = self.videos(Path(gt_root), cfg)
+        return _noted(self._score(vids, Path(pred_dir), cfg), vids)
+
+
+def _noted(out: TaskOutput, vids: list[JhmdbVideo]) -> TaskOutput:
+    """``out`` with what the reader and the head left out of ``vids`` (frames without a pose, …)."""
+    out.skipped += skipped_items(vids)
+    return out
 
 
 def first_frame_pose_baseline(root: str | Path, pred_dir: str | Path, cfg: Config | None = None) -> TaskOutput:
