@@ -12,18 +12,21 @@ Layouts (``root`` = ``--data`` / ``--gt``): ``<root>/<split>/<seq>/`` (MOT16/17 
 ``<root>/images/<split>/<seq>/`` (the reference repository) or ``<root>/<seq>/`` directly. A sequence
 is a folder with ``img1/``, ``gt/gt.txt`` or ``seqinfo.ini``; seqmaps are generated, never required.
 
-Documented handling of imperfect input (each warning is logged once per file, with counts):
+Documented handling of imperfect input (each warning is logged once per file, with counts, and
+noted on the sequence with :meth:`~unitrack.eval.base.Sequence.skip`, so that it reaches
+``result.json["skipped"]``):
 
 * ``seqinfo.ini`` is checked against the images actually present: when ``seqLength`` disagrees
   with the number of frames in ``img1/`` (the mot17-mini trap: 600 declared, 4–8 present) the
   images win, and GT / detections / predictions are cut to them for tracking and scoring. Image
   names must be ``000001.jpg …`` without gaps. A wrong ``imWidth/imHeight`` is a warning.
-* det rows: wrong column count, non-numbers or frame < 1 → :class:`UnitrackError` naming file and
-  line; frames beyond the sequence are ignored (warning); boxes with w ≤ 0 or h ≤ 0 are dropped
-  (warning); rows need not be sorted; frames without rows simply have no detections.
-* gt / prediction rows: the same column and number checks; the same (frame, id) twice → error;
-  prediction frames beyond the images present but within ``seqLength`` are cut (warning), beyond
-  ``seqLength`` → error.
+* det rows: wrong column count, non-numbers, frame < 1 or beyond ``seqLength`` → :class:`UnitrackError`
+  naming file and line, and so is an empty file; frames beyond the images present are ignored
+  (warning); boxes with w ≤ 0 or h ≤ 0 are dropped (warning); rows need not be sorted; frames
+  without rows simply have no detections.
+* gt / prediction rows: the same column and number checks; ids must be integers; boxes need w, h > 0;
+  the same (frame, id) twice → error; an empty gt.txt → error; frames beyond the images present but
+  within ``seqLength`` are cut (warning), beyond ``seqLength`` → error.
 * Scoring uses TrackEval's ``MotChallenge2DBox`` (HOTA, CLEAR, Identity) on a temporary layout of
   validated copies; ``benchmark`` selects its preprocessing (MOT16/17/20: class-1 GT only, predictions
   matched to distractor classes removed, zero-marked GT ignored; MOT15: no class filter).
@@ -43,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from unitrack.eval.base import Sequence as _Sequence
+from unitrack.eval.base import skipped_items
 from unitrack.eval.formats import IMAGE_EXTS, list_frames, read_mot_txt, read_seqinfo
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -167,9 +171,11 @@ def load_sequence(folder: Path) -> MOTSequence:
         raise UnitrackError(f"{folder}: not a MOTChallenge sequence (no {im_dir.name}/ images, seqinfo.ini or gt/gt.txt)")
     for w in warns:
         log.warning(w)
-    return MOTSequence(name=folder.name, path=folder, images=images, num_frames=n, declared_length=declared,
-                       frame_rate=frame_rate, width=W, height=H, gt_file=gt if gt.is_file() else None,
-                       det_file=det if det.is_file() else None, warnings=warns)
+    seq = MOTSequence(name=folder.name, path=folder, images=images, num_frames=n, declared_length=declared,
+                      frame_rate=frame_rate, width=W, height=H, gt_file=gt if gt.is_file() else None,
+                      det_file=det if det.is_file() else None, warnings=warns)
+    seq.skipped += [{"item": f"sequence {seq.name}", "reason": w} for w in warns]  # logged above
+    return seq
 
 
 def _is_sequence(p: Path) -> bool:
@@ -233,8 +239,9 @@ def _check_unique_ids(rows: np.ndarray, lines: np.ndarray, path: Path) -> None:
 
 
 def _cut_frames(rows: np.ndarray, lines: np.ndarray, seq: MOTSequence, path: Path, kind: str,
-                strict: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows of frames beyond the sequence (warning); with ``strict``, beyond seqLength is an error."""
+                strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Drop rows of frames beyond the frames present, noted on ``seq``; with ``strict``, a frame beyond
+    ``seqLength`` (or beyond the sequence, when seqinfo does not say more) is an error."""
     n = seq.num_frames
     beyond = rows[:, 0] > n
     if not beyond.any():
@@ -245,9 +252,25 @@ def _cut_frames(rows: np.ndarray, lines: np.ndarray, seq: MOTSequence, path: Pat
             k = int(np.flatnonzero(hard)[0])
             raise UnitrackError(f"{path}:{lines[k]}: frame {int(rows[k, 0])} is beyond the sequence "
                                 f"{seq.name} ({seq.max_frame} frames)")
-    log.warning("%s: %d %s rows in frames > %d ignored (sequence %s has %d frames%s)", path, int(beyond.sum()),
-                kind, n, seq.name, n, " present" if seq.images else "")
+    seq.skip(path, f"{int(beyond.sum())} {kind} rows in frames > {n} ignored (sequence {seq.name} has {n} frames"
+                   f"{' present' if seq.images else ''}; seqLength={seq.declared_length})")
     return rows[~beyond], lines[~beyond]
+
+
+def _check_rows(rows: np.ndarray, lines: np.ndarray, path: Path, kind: str) -> None:
+    """Integer ids and boxes with w, h > 0 (GT and predictions; TrackEval would score anything else)."""
+    if not len(rows):
+        return
+    ids = rows[:, 1]
+    bad = np.flatnonzero(ids != np.round(ids))
+    if len(bad):
+        k = int(bad[0])
+        raise UnitrackError(f"{path}:{lines[k]}: id {ids[k]:g} is not an integer ({kind} ids are integers)")
+    bad = np.flatnonzero((rows[:, 4] <= 0) | (rows[:, 5] <= 0))
+    if len(bad):
+        k = int(bad[0])
+        raise UnitrackError(f"{path}:{lines[k]}: box width/height {rows[k, 4]:g}×{rows[k, 5]:g}; {kind} boxes "
+                            f"x,y,w,h need w, h > 0")
 
 
 def read_gt(seq: MOTSequence, benchmark: str = "MOT17") -> np.ndarray:
@@ -259,6 +282,8 @@ def read_gt(seq: MOTSequence, benchmark: str = "MOT17") -> np.ndarray:
         raise UnitrackError(f"{seq.path}: no gt/gt.txt")
     path = seq.gt_file
     raw, lines = read_mot_txt(path, "gt")
+    if not len(raw):
+        raise UnitrackError(f"{path}: no ground-truth rows (expected frame,id,x,y,w,h,conf,class,visibility)")
     out = np.ones((len(raw), 9))
     k = raw.shape[1] if len(raw) else 9
     out[:, : min(k, 9)] = raw[:, : min(k, 9)]
@@ -273,8 +298,9 @@ def read_gt(seq: MOTSequence, benchmark: str = "MOT17") -> np.ndarray:
             i = int(bad[0])
             raise UnitrackError(f"{path}:{lines[i]}: class {cls[i]:g} is not a MOTChallenge class (1–13) under "
                                 f"{benchmark} rules; for MOT15-style files use --set mot.benchmark=MOT15")
+    _check_rows(out, lines, path, "ground-truth")
     _check_unique_ids(out, lines, path)
-    return _cut_frames(out, lines, seq, path, "gt", strict=False)[0]
+    return _cut_frames(out, lines, seq, path, "gt")[0]
 
 
 def split_gt_classes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,21 +320,23 @@ def split_gt_classes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_detections(path: Path, seq: MOTSequence) -> dict[int, np.ndarray]:
-    """det.txt → {frame: (K, 5) tlwh + score}, frames 1…num_frames only, invalid boxes dropped."""
+    """det.txt → {frame: (K, 5) tlwh + score}, frames 1…num_frames only, invalid boxes dropped (noted)."""
     rows, lines = read_mot_txt(path, "det")
+    if not len(rows):
+        raise UnitrackError(f"{path}: no detections (empty file); expected frame,-1,x,y,w,h,score rows")
     return _det_rows_to_frames(rows, lines, path, seq)
 
 
 def _det_rows_to_frames(rows: np.ndarray, lines: np.ndarray, path: Path, seq: MOTSequence) -> dict[int, np.ndarray]:
     if len(rows) == 0:
         return {}
-    rows, lines = _cut_frames(rows, lines, seq, path, "detection", strict=False)
+    rows, lines = _cut_frames(rows, lines, seq, path, "detection")
     if len(rows) == 0:
         return {}
     bad = (rows[:, 4] <= 0) | (rows[:, 5] <= 0)
     if bad.any():
-        log.warning("%s: %d boxes with zero or negative width/height dropped (first at line %d)", path,
-                    int(bad.sum()), int(lines[np.flatnonzero(bad)[0]]))
+        seq.skip(path, f"{int(bad.sum())} boxes with zero or negative width/height dropped (first at line "
+                       f"{int(lines[np.flatnonzero(bad)[0]])})")
         rows = rows[~bad]
     order = np.argsort(rows[:, 0], kind="stable")
     rows = rows[order]
@@ -353,6 +381,9 @@ def _frame_txts(folder: Path, seq: MOTSequence) -> dict[int, np.ndarray]:
             except ValueError:
                 raise UnitrackError(f"{p}:{i + 1}: not a number in {ln.strip()[:80]!r}") from None
         a = np.asarray(vals)
+        if not np.isfinite(a).all():
+            i = int(np.flatnonzero(~np.isfinite(a).all(1))[0])
+            raise UnitrackError(f"{p}:{i + 1}: NaN or infinite value in {lines[i].strip()[:80]!r}")
         w, h = a[:, 2] * seq.width, a[:, 3] * seq.height
         box = np.stack([a[:, 0] * seq.width - w / 2, a[:, 1] * seq.height - h / 2, w, h, a[:, 4]], 1)
         box = box[(w > 0) & (h > 0)]
@@ -412,8 +443,9 @@ def read_predictions(path: Path, seq: MOTSequence) -> np.ndarray:
     if len(raw):
         out[:, :6] = raw[:, :6]
         out[:, 6] = raw[:, 6] if raw.shape[1] >= 7 else 1.0
+    _check_rows(out, lines, path, "predicted")
     _check_unique_ids(out, lines, path)
-    return _cut_frames(out, lines, seq, path, "prediction", strict=True)[0]
+    return _cut_frames(out, lines, seq, path, "prediction")[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -491,7 +523,10 @@ def score_sequences(sequences: Sequence[MOTSequence], pred_files: Mapping[str, P
                            trackeval.metrics.Identity({"PRINT_CONFIG": False, "THRESHOLD": 0.5})]
                 res, _ = evaluator.evaluate([dataset], metrics)
         except trackeval.utils.TrackEvalException as e:
-            raise UnitrackError(f"TrackEval rejected the data: {e}") from None
+            msg = str(e).replace(str(tmp), "<temporary copy>")
+            files = ", ".join(str(s.gt_file) for s in sequences)
+            raise UnitrackError(f"TrackEval rejected the validated copies of the ground truth ({files}) and the "
+                                f"predictions: {msg}") from None
         finally:
             log.debug("TrackEval output:\n%s", buf.getvalue())
     r = res["MotChallenge2DBox"]["unitrack"]
@@ -500,8 +535,11 @@ def score_sequences(sequences: Sequence[MOTSequence], pred_files: Mapping[str, P
 
 
 def score_dir(gt_root: str | Path, pred_dir: str | Path, benchmark: str = "MOT17", split: str = "train",
-              max_sequences: int | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """``unitrack score --task mot``: every GT sequence under ``gt_root`` against ``pred_dir/<seq>.txt``."""
+              max_sequences: int | None = None, notes: list[dict[str, str]] | None = None
+              ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """``unitrack score --task mot``: every GT sequence under ``gt_root`` against ``pred_dir/<seq>.txt``.
+
+    ``notes`` (a list) receives what was left out, as ``{"item", "reason"}`` entries (``TaskOutput.skipped``)."""
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise UnitrackError(f"--pred {pred_dir}: not a folder of <sequence>.txt result files")
@@ -513,7 +551,15 @@ def score_dir(gt_root: str | Path, pred_dir: str | Path, benchmark: str = "MOT17
     if missing:
         raise UnitrackError(f"--pred {pred_dir}: no result file for sequence(s) {', '.join(missing)} "
                             f"(expected {pred_dir}/<sequence>.txt for every GT sequence under {gt_root})")
-    extra = sorted(set(files) - {s.name for s in seqs})
-    if extra and any(re.match(r"^[A-Za-z0-9]", e) for e in extra):
+    base = split_folder(Path(gt_root), split)
+    known = {p.name for p in base.iterdir()}  # incl. those cut by max_sequences
+    no_gt = sorted(p for p in base.iterdir() if _is_sequence(p) and not (p / "gt" / "gt.txt").is_file())
+    left_out_gt = [{"item": f"sequence {p.name}", "reason": f"no {p / 'gt' / 'gt.txt'}: not scored"} for p in no_gt]
+    extra = sorted(e for e in set(files) - known if re.match(r"^[A-Za-z0-9]", e))
+    left_out = [{"item": str(files[e]), "reason": "no ground-truth sequence of that name: not scored"} for e in extra]
+    if extra:
         log.warning("--pred %s: ignoring result files without GT sequence: %s", pred_dir, ", ".join(extra[:10]))
-    return score_sequences(seqs, files, benchmark)
+    result = score_sequences(seqs, files, benchmark)
+    if notes is not None:
+        notes += skipped_items(seqs) + left_out_gt + left_out
+    return result

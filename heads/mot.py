@@ -36,7 +36,7 @@ from unitrack.association import (
     tlwh_to_tlbr,
 )
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, own_predictions, skipped_items
 from unitrack.eval.demo.mot import write_mot
 from unitrack.eval.formats import frame_number, read_mot_txt, read_seqinfo
 from unitrack.eval.motchallenge import (
@@ -333,18 +333,22 @@ class MOTTask(Task):
             "observation_source": "gt" if sec.gt_as_observations else (sec.observations or "det/det.txt"),
         }
         with_gt = [s for s in seqs if s.gt_file is not None]
-        if not with_gt:
-            log.warning("no ground truth (gt/gt.txt) for these sequences: predictions written, not scored")
-            return TaskOutput(metrics={}, per_sequence={}, extra=extra)
-        if len(with_gt) < len(seqs):
-            log.warning("scoring %d of %d sequences (the others have no gt/gt.txt)", len(with_gt), len(seqs))
-        metrics, per_seq = score_sequences(with_gt, files, bench)
-        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra)
+        out = TaskOutput(metrics={}, per_sequence={}, extra=extra)
+        if with_gt:
+            with own_predictions(pred_dir):
+                out.metrics, out.per_sequence = score_sequences(with_gt, files, bench)
+        out.skipped += skipped_items(seqs)
+        for s in seqs:
+            if s.gt_file is None:
+                out.skip(f"sequence {s.name}", f"no {s.path / 'gt' / 'gt.txt'}: tracked, not scored")
+        return out
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         sec = cfg.section
-        metrics, per_seq = score_dir(gt_root, pred_dir, sec.benchmark.upper(), sec.split, cfg.common.max_sequences)
-        return TaskOutput(metrics=metrics, per_sequence=per_seq)
+        notes: list[dict[str, str]] = []
+        metrics, per_seq = score_dir(gt_root, pred_dir, sec.benchmark.upper(), sec.split, cfg.common.max_sequences,
+                                     notes=notes)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq, skipped=notes)
 
 
 TASK = MOTTask()
