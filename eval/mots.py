@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from unitrack.eval.base import Sequence as _Sequence
+from unitrack.eval.base import skipped_items
 from unitrack.eval.formats import MOTSRow, list_frames, read_mots_txt, read_seqinfo, rle_counts_error  # noqa: F401
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -83,6 +84,46 @@ def make_disjoint(masks: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 # Reader / writer
 # ---------------------------------------------------------------------------------------------------
+
+
+def overlap_error(rows: Sequence[MOTSRow], ignore_class: int | None = IGNORE_CLASS) -> str | None:
+    """Why one frame's masks are not pixel-disjoint (None when they are), as TrackEval requires: object
+    masks may not overlap each other nor, in the ground truth (``ignore_class``), the ignore regions
+    (which may overlap each other: they are merged first)."""
+    from pycocotools import mask as mask_utils
+
+    objs = [r for r in rows if ignore_class is None or r.cls != ignore_class]
+    ign = [r for r in rows if ignore_class is not None and r.cls == ignore_class]
+    if len(objs) + (1 if ign else 0) < 2:
+        return None
+    rles = [r.rle for r in objs]
+    if ign:
+        rles.append(mask_utils.merge([r.rle for r in ign], intersect=False))
+    areas = mask_utils.area(rles)
+    union = mask_utils.area(mask_utils.merge(rles, intersect=False))
+    if int(union) == int(np.sum(areas)):
+        return None
+    for i in range(len(objs)):  # name the first overlapping pair (error path only)
+        for j in range(i + 1, len(rles)):
+            if mask_utils.area(mask_utils.merge([rles[i], rles[j]], intersect=True)) > 0:
+                other = f"id {objs[j].obj_id} (line {objs[j].line})" if j < len(objs) else "an ignore region (class 10)"
+                return f"the mask of id {objs[i].obj_id} (line {objs[i].line}) overlaps {other}"
+    return "masks overlap"  # pragma: no cover
+
+
+def read_checked(path: str | Path, kind: str, n_frames: int | None = None, size: tuple[int, int] | None = None,
+                 ) -> dict[int, list[MOTSRow]]:
+    """Read a ground-truth (``kind="gt"``) or result (``"pred"``) MOTS file with :func:`read_mots_txt` and
+    check what TrackEval would otherwise reject less clearly: pixel-disjoint masks per frame. Errors name
+    this file, its line and frame, and say whether it is the ground truth or the prediction."""
+    path = Path(path)
+    frames = read_mots_txt(path, n_frames=n_frames, size=size)
+    what = "ground truth" if kind == "gt" else "prediction"
+    for fr, rows in sorted(frames.items()):
+        err = overlap_error(rows, IGNORE_CLASS if kind == "gt" else None)
+        if err:
+            raise UnitrackError(f"{path}: frame {fr}: overlapping masks: {err} ({what} masks must be pixel-disjoint)")
+    return frames
 
 
 def frame_masks(rows: Sequence[MOTSRow], h: int, w: int) -> np.ndarray:
@@ -207,19 +248,28 @@ def load_sequence(folder: Path) -> MOTSSequence:
         seqlen = int(info["seqlength"]) if "seqlength" in info else None
     except ValueError as e:
         raise UnitrackError(f"{folder / 'seqinfo.ini'}: {e}") from None
-    if (not h or not w) and frames:
-        import cv2
+    notes = []
+    if frames:  # the images win over seqinfo.ini (masks must have the size of the images)
+        from PIL import Image
 
-        im = cv2.imread(str(frames[0]), cv2.IMREAD_UNCHANGED)
-        if im is None:
-            raise UnitrackError(f"{frames[0]}: cannot read image")
-        h, w = im.shape[:2]
+        try:
+            with Image.open(frames[0]) as im:
+                iw, ih = im.size
+        except OSError as e:
+            raise UnitrackError(f"{frames[0]}: cannot read image ({e})") from None
+        if h and w and (h, w) != (ih, iw):
+            notes.append(f"seqinfo.ini says imWidth×imHeight={w}×{h} but {frames[0].name} is {iw}×{ih}; "
+                         "using the image size")
+        h, w = ih, iw
     if seqlen is not None and frames and seqlen != len(frames):
-        log.warning("%s: seqinfo.ini says seqLength=%d but %d images exist", folder.name, seqlen, len(frames))
+        notes.append(f"seqinfo.ini says seqLength={seqlen} but {len(frames)} images exist")
     if seqlen is None:
         seqlen = len(frames) if frames else (_gt_max_frame(gt) if gt.is_file() else 0)
-    return MOTSSequence(folder.name, folder, frames, h, w, fps, seqlen, gt if gt.is_file() else None,
-                        det if det.is_file() else None)
+    seq = MOTSSequence(folder.name, folder, frames, h, w, fps, seqlen, gt if gt.is_file() else None,
+                       det if det.is_file() else None)
+    for n in notes:
+        seq.skip(f"sequence {folder.name}", n)
+    return seq
 
 
 def find_sequences(root: str | Path, split: str = "train", need_images: bool = False,
@@ -326,24 +376,32 @@ def _summarise(r: dict) -> dict[str, float]:
 
 
 def evaluate_mots(sequences: Sequence[tuple[str, Path, int]], pred_dir: str | Path,
-                  gt_lines: Mapping[str, str] | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+                  gt_lines: Mapping[str, str] | None = None, sizes: Mapping[str, tuple[int, int]] | None = None,
+                  ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Score ``<pred_dir>/<seq>.txt`` against GT with TrackEval's MOTSChallenge (HOTA, CLEAR, Identity).
 
     ``sequences`` = (name, gt.txt path, number of frames). ``gt_lines`` optionally replaces a
-    sequence's GT file content (e.g. GT cut to the frames that exist). Every file is validated with
-    :func:`read_mots_txt` first so that errors name the file and line. Returns (combined, per sequence);
-    fractions as TrackEval reports them.
+    sequence's GT file content (e.g. GT cut to the frames that exist). ``sizes`` = (H, W) of a
+    sequence's images, which every mask must have. Every file is validated with :func:`read_checked`
+    first (RLE, frames, classes, sizes, pixel-disjoint masks) so that errors name the ground-truth or
+    the prediction file and its line. Returns (combined, per sequence); fractions as TrackEval reports them.
     """
     import trackeval
 
     pred_dir = Path(pred_dir)
+    sizes = sizes or {}
     missing = [n for n, _, _ in sequences if not (pred_dir / f"{n}.txt").is_file()]
     if missing:
         raise UnitrackError(f"{pred_dir}: missing result files {', '.join(m + '.txt' for m in missing)}")
     for name, gt_path, length in sequences:
         cut = gt_lines is not None and name in gt_lines
-        read_mots_txt(gt_path, n_frames=None if cut else length)
-        read_mots_txt(pred_dir / f"{name}.txt", n_frames=length)
+        gt = read_checked(gt_path, "gt", n_frames=None if cut else length, size=sizes.get(name))
+        pr = read_checked(pred_dir / f"{name}.txt", "pred", n_frames=length, size=sizes.get(name))
+        gsz = next((r.h, r.w) for rows in gt.values() for r in rows) if gt else None
+        psz = next((r.h, r.w) for rows in pr.values() for r in rows) if pr else None
+        if gsz and psz and gsz != psz:
+            raise UnitrackError(f"{pred_dir / f'{name}.txt'}: masks are {psz[0]}x{psz[1]} (height x width), the "
+                                f"ground truth {gt_path} has {gsz[0]}x{gsz[1]}")
 
     with tempfile.TemporaryDirectory(prefix="unitrack_mots_") as tmp:
         tmp = Path(tmp)
@@ -381,7 +439,10 @@ def evaluate_mots(sequences: Sequence[tuple[str, Path, int]], pred_dir: str | Pa
                            trackeval.metrics.Identity({"PRINT_CONFIG": False})]
                 res, _ = evaluator.evaluate([dataset], metrics)
         except trackeval.utils.TrackEvalException as e:
-            raise UnitrackError(f"TrackEval rejected the MOTS results in {pred_dir}: {e}") from None
+            msg = str(e).replace(str(tmp), "<temporary copy>")
+            files = ", ".join(str(gt_path) for _, gt_path, _ in sequences)
+            raise UnitrackError(f"TrackEval rejected the validated ground truth ({files}) and predictions: {msg}"
+                                ) from None
     r = res["MOTSChallenge"]["pred"]
     per_seq = {name: _summarise(r[name]["pedestrian"]) for name, _, _ in sequences}
     return _summarise(r["COMBINED_SEQ"]["pedestrian"]), per_seq
@@ -408,13 +469,23 @@ def gt_cut_to(path: Path, n_frames: int) -> tuple[str, int]:
 
 
 def score_dir(gt_root: str | Path, pred_dir: str | Path, split: str = "train",
-              max_sequences: int | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Score every sequence of ``split`` with a ``gt/gt.txt`` under ``gt_root`` (see :func:`evaluate_mots`)."""
-    seqs = [s for s in find_sequences(gt_root, split, max_sequences=max_sequences) if s.gt_path is not None]
+              max_sequences: int | None = None, notes: list[dict[str, str]] | None = None,
+              ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Score every sequence of ``split`` with a ``gt/gt.txt`` under ``gt_root`` (see :func:`evaluate_mots`).
+
+    ``notes`` (a list) receives what was left out, as ``{"item", "reason"}`` entries (``TaskOutput.skipped``)."""
+    found = find_sequences(gt_root, split, max_sequences=max_sequences)
+    seqs = [s for s in found if s.gt_path is not None]
     if not seqs:
         raise UnitrackError(f"{gt_root}: no sequence has gt/gt.txt")
     pred_dir = Path(pred_dir)
     # accept the results folder itself or a folder holding <seq>.txt one level down (e.g. pred/data)
     if not any((pred_dir / f"{s.name}.txt").is_file() for s in seqs) and (pred_dir / "data").is_dir():
         pred_dir = pred_dir / "data"
-    return evaluate_mots([(s.name, s.gt_path, s.length) for s in seqs], pred_dir)
+    result = evaluate_mots([(s.name, s.gt_path, s.length) for s in seqs], pred_dir,
+                           sizes={s.name: s.size for s in seqs if s.size})
+    if notes is not None:
+        notes += skipped_items(found)
+        notes += [{"item": f"sequence {s.name}", "reason": f"no {s.folder / 'gt' / 'gt.txt'}: not scored"}
+                  for s in found if s.gt_path is None]
+    return result

@@ -25,7 +25,7 @@ import numpy as np
 
 from unitrack.association import AssociationConfig
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, own_predictions, skipped_items
 from unitrack.eval.demo.mots import write_mots
 from unitrack.eval.formats import MOTSRow, frame_number, read_seqinfo
 from unitrack.eval.mots import (
@@ -40,6 +40,7 @@ from unitrack.eval.mots import (
     gt_cut_to,
     load_sequence,
     observation_file,
+    read_checked,
     read_mots_txt,
     read_observations,
     score_dir,
@@ -249,16 +250,18 @@ class MOTSTask(Task):
         cfg = ctx.cfg
         sc = cfg.section
         seqs = find_sequences(ctx.data_root, sc.split, need_images=True, max_sequences=cfg.common.max_sequences)
-        # read and validate every observation file before the first forward pass
+        # read and validate every observation and ground-truth file before the first forward pass
         obs = {}
         for s in seqs:
             o = read_observations(s, sc.observations, sc.split)
             beyond = [f for f in o if f > len(s.frames)]
             if beyond:
-                log.warning("%s: observations of %d frame(s) after the last image (%d) are ignored", s.name,
-                            len(beyond), len(s.frames))
+                s.skip(f"sequence {s.name}", f"observations of {len(beyond)} frame(s) after the last image "
+                       f"({len(s.frames)}) are ignored")
                 o = {f: v for f, v in o.items() if f <= len(s.frames)}
             obs[s.name] = o
+            if s.gt_path is not None:
+                read_checked(s.gt_path, "gt", n_frames=max(s.length, len(s.frames)), size=s.size)
         pred_dir = Path(pred_dir)
         pred_dir.mkdir(parents=True, exist_ok=True)
         log.info("MOTS on %d sequence(s): %s similarity, max_mask_area %d, motion %s", len(seqs), sc.similarity,
@@ -279,24 +282,30 @@ class MOTSTask(Task):
             "per_sequence_counts": stats,
         }
         scored = [s for s in seqs if s.gt_path is not None]
-        if not scored:
-            log.warning("no sequence has gt/gt.txt (test split?): results written, no metrics")
-            return TaskOutput(metrics={}, extra=extra)
+        out = TaskOutput(metrics={}, extra=extra)
         entries, gt_lines = [], {}
         for s in scored:
             n = len(s.frames)
             if s.length > n:  # seqinfo promises more frames than exist: score the frames that were tracked
                 text, dropped = gt_cut_to(s.gt_path, n)
                 if dropped:
-                    log.warning("%s: %d GT rows beyond the %d existing frames are not scored", s.name, dropped, n)
+                    s.skip(s.gt_path, f"{dropped} GT rows beyond the {n} existing frames are not scored")
                 gt_lines[s.name] = text
             entries.append((s.name, s.gt_path, n))
-        metrics, per_seq = evaluate_mots(entries, pred_dir, gt_lines)
-        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra)
+        if entries:
+            with own_predictions(pred_dir):
+                out.metrics, out.per_sequence = evaluate_mots(entries, pred_dir, gt_lines,
+                                                              sizes={s.name: s.size for s in scored if s.size})
+        out.skipped += skipped_items(seqs)
+        for s in seqs:
+            if s.gt_path is None:
+                out.skip(f"sequence {s.name}", f"no {s.folder / 'gt' / 'gt.txt'} (test split?): tracked, not scored")
+        return out
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
-        metrics, per_seq = score_dir(gt_root, pred_dir, cfg.section.split, cfg.common.max_sequences)
-        return TaskOutput(metrics=metrics, per_sequence=per_seq)
+        notes: list[dict[str, str]] = []
+        metrics, per_seq = score_dir(gt_root, pred_dir, cfg.section.split, cfg.common.max_sequences, notes=notes)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq, skipped=notes)
 
 
 TASK = MOTSTask()

@@ -2,7 +2,7 @@
 
 One row per object and frame: ``frame id class_id img_height img_width rle`` (space separated, frame
 1-based, ``rle`` = COCO compressed RLE string, column-major as in pycocotools). Class 2 is pedestrian,
-class 10 marks ignore regions in the ground truth.
+class 1 car (KITTI MOTS), class 10 marks ignore regions in the ground truth; no other class id exists.
 
 Every RLE string is validated *before* pycocotools touches it: pycocotools decodes a string whose run
 lengths do not add up to ``h·w`` by writing past its buffer, so a malformed file must never reach it.
@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from unitrack.utils import UnitrackError
+
+MOTS_CLASSES = (1, 2, 10)  # car, pedestrian, ignore region
 
 
 def rle_counts_error(counts: bytes | str, h: int, w: int) -> str | None:
@@ -88,18 +90,20 @@ def read_mots_txt(
     size: tuple[int, int] | None = None,
     classes: Iterable[int] | None = None,
     unique_ids: bool = True,
+    valid_classes: Iterable[int] = MOTS_CLASSES,
 ) -> dict[int, list[MOTSRow]]:
     """Parse and validate a MOTS txt file → {frame: rows}; frames without rows are absent.
 
     ``n_frames`` bounds the frame numbers (1..n_frames), ``size`` = (H, W) the mask sizes,
     ``classes`` keeps only those class ids (after validation of every row), ``unique_ids`` rejects a
-    repeated (frame, id) pair (ground truth and results; detections may repeat ids). Errors name the
-    file and line.
+    repeated (frame, id) pair (ground truth and results; detections may repeat ids), ``valid_classes``
+    are the class ids a row may have (:data:`MOTS_CLASSES`). Errors name the file and line.
     """
     path = Path(path)
     if not path.is_file():
         raise UnitrackError(f"{path}: MOTS txt file does not exist")
     keep = None if classes is None else {int(c) for c in classes}
+    valid = {int(c) for c in valid_classes}
     out: dict[int, list[MOTSRow]] = {}
     seen: dict[tuple[int, int], int] = {}
     first_size: tuple[int, int] | None = None
@@ -118,6 +122,9 @@ def read_mots_txt(
                 frame, oid, cls, h, w = (int(p) for p in parts[:5])
             except ValueError:
                 raise UnitrackError(f"{where}: frame, id, class, height and width must be integers: {s[:80]!r}") from None
+            if cls not in valid:
+                raise UnitrackError(f"{where}: class id {cls} is not a MOTS class (expected one of "
+                                    f"{', '.join(map(str, sorted(valid)))}: 1 car, 2 pedestrian, 10 ignore region)")
             if frame < 1 or (n_frames is not None and frame > n_frames):
                 rng = f"1..{n_frames}" if n_frames is not None else ">= 1"
                 raise UnitrackError(f"{where}: frame {frame} is outside the sequence (expected {rng})")
