@@ -15,7 +15,8 @@ Evaluation (``evaluate_posetrack``), as the modified poseval of the reference (s
 * GT frames without people are dropped (this removes unlabelled frames), then rectangles without
   an ``annopoints`` entry, then, in frames with ignore regions, points inside the regions (a person
   left with no point is dropped); then the LAST remaining frame of every sequence is dropped
-  (``drop_last_frame``; a sequence left with no frame is skipped with a warning — poseval crashes);
+  (``drop_last_frame``; a sequence left with no frame is skipped, noted on the GT video with
+  :meth:`~unitrack.eval.base.Sequence.skip` — poseval crashes);
 * per frame and joint, a GT joint and a predicted joint can match when their distance divided by
   the GT head size is ≤ 0.5, head size = 0.6·‖head-box diagonal‖ (PoseTrack-18 ``bbox_head``, 2017
   ``x1,y1,x2,y2``). GT without a head box (not in the official data): the head box is taken as the
@@ -329,8 +330,12 @@ def evaluate_posetrack(pairs: Sequence[tuple[PTVideo, PTVideo]], drop_last_frame
         frames = prepare_sequence(gt, pred, drop_last_frame)
         if not frames:
             skipped.append(gt.name)
-            log.warning("%s: no frame left to evaluate (labelled frames with people, minus the last one): skipped",
-                        gt.path)
+            if not any(f.people for f in gt.frames):
+                why = "no annotated person in any frame (a split without ground truth?): not scored"
+            else:
+                why = ("no frame left to evaluate (labelled frames with people, minus the last one, poseval's "
+                       "rule; posetrack.drop_last_frame=false keeps it): not scored")
+            gt.skip(gt.path, why)
             continue
         accs = [JointAccumulator() for _ in range(NUM_JOINTS)]
         for fr in frames:
@@ -346,9 +351,10 @@ def evaluate_posetrack(pairs: Sequence[tuple[PTVideo, PTVideo]], drop_last_frame
         names.append(gt.name)
         nfr.append(len(frames))
     if not names:
+        files = ", ".join(str(gt.path) for gt, _ in pairs[:5]) + (" …" if len(pairs) > 5 else "")
         raise UnitrackError(
-            "PoseTrack evaluation: no sequence has a frame to evaluate (poseval drops frames without GT people and "
-            "the last labelled frame of every sequence; with one labelled frame per video set "
+            f"PoseTrack evaluation: no sequence has a frame to evaluate ({files}; poseval drops frames without GT "
+            "people and the last labelled frame of every sequence; with one labelled frame per video set "
             "posetrack.drop_last_frame=false)"
         )
     C = np.stack(counts)  # S×15×5

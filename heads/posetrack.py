@@ -31,7 +31,7 @@ import numpy as np
 
 from unitrack.association import AssociationConfig
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec
+from unitrack.eval.base import MetricSpec, skipped_items
 from unitrack.eval.demo.posetrack import write_posetrack
 from unitrack.eval.posetrack import (
     NUM_JOINTS,
@@ -417,14 +417,16 @@ class PoseTrackTask(Task):
             "placeholder_ids": sum(s["placeholders"] for s in stats.values()),
             "per_sequence_counts": stats,
         })
-        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra,
+                          skipped=skipped_items([v for p in pairs for v in p]))
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         sc = cfg.section
         gdir = annotation_dir(gt_root, sc.split)
-        metrics, per_seq, extra = evaluate_posetrack(_pairs(gdir, pred_dir, cfg.common.max_sequences),
-                                                     drop_last_frame=sc.drop_last_frame)
-        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra)
+        pairs = _pairs(gdir, pred_dir, cfg.common.max_sequences)
+        metrics, per_seq, extra = evaluate_posetrack(pairs, drop_last_frame=sc.drop_last_frame)
+        return TaskOutput(metrics=metrics, per_sequence=per_seq, extra=extra,
+                          skipped=skipped_items([v for p in pairs for v in p]))
 
 
 def _count_boxes(path: Path) -> int | str:

@@ -338,9 +338,9 @@ class VISTask(Task):
             "per_sequence_counts": stats,
         }
         if not ds.has_gt:
-            log.warning("%s has no annotations (a split without public ground truth): results written, no metrics",
-                        ds.path)
-            return TaskOutput(metrics={}, extra=extra)
+            out = TaskOutput(metrics={}, extra=extra)
+            out.skip(ds.path, "no annotations (a split without public ground truth): results written, no metrics")
+            return out
         metrics, per_video, per_cat = evaluate_vis(ds, read_results(pred_dir / RESULTS_FILE, ds))
         oracle, _, _ = evaluate_vis(ds, ds.annotations, per_video=False)
         linked = [tr for v in ds.videos for tr in gt_id_tracks(ds, v, selected[v.id])]

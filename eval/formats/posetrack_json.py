@@ -107,6 +107,8 @@ def _num(v: Any, where: str, what: str) -> float:
         v = v[0]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise UnitrackError(f"{where}: {what} must be a number, got {v!r}")
+    if not math.isfinite(v):
+        raise UnitrackError(f"{where}: {what} must be finite, got {v!r}")
     return float(v)
 
 
@@ -163,9 +165,16 @@ def _parse_2018(data: dict, path: Path) -> PTVideo:
                 raise UnitrackError(f"{where}: expected {3 * k} keypoint values (x, y, v for {k} keypoints), got {arr.size}")
             arr = arr.reshape(k, 3)
             scores = ann.get("scores") or None
+            if scores is not None and not isinstance(scores, list):
+                raise UnitrackError(f"{where}: 'scores' must be a list of {k} numbers")
             if scores is not None and len(scores) != k:
                 raise UnitrackError(f"{where}: 'scores' has {len(scores)} values, expected {k}")
-            sc = np.asarray(scores, float) if scores is not None else np.full(k, np.nan)
+            try:
+                sc = np.asarray(scores, float) if scores is not None else np.full(k, np.nan)
+            except (TypeError, ValueError):
+                raise UnitrackError(f"{where}: 'scores' must be numbers") from None
+            if scores is not None and not np.isfinite(sc).all():
+                raise UnitrackError(f"{where}: 'scores' must be finite")
             ok = (conv >= 0) & ~((arr[:, 0] == 0) & (arr[:, 1] == 0) & (arr[:, 2] == 0))
             if not np.isfinite(arr[ok, :2]).all():
                 raise UnitrackError(f"{where}: keypoint coordinates must be finite")
@@ -178,6 +187,8 @@ def _parse_2018(data: dict, path: Path) -> PTVideo:
             if not isinstance(hb, list) or len(hb) != 4:
                 raise UnitrackError(f"{where}: bbox_head must be [x, y, w, h]")
             x, y, w, h = (_num(v, where, "bbox_head") for v in hb)
+            if w < 0 or h < 0:
+                raise UnitrackError(f"{where}: bbox_head {hb} has a negative width or height (expected [x, y, w, h])")
             head = (x, y, x + w, y + h)
         score = ann.get("score")
         person = PTPerson(joints, _track_id(ann.get("track_id"), where), head, True, a,
