@@ -264,7 +264,8 @@ def test_cli_sweep_on_tiny_demo(tmp_path, capsys):
     demo = generate_demo(tmp_path / "demo", seed=0, num_sequences=1, num_frames=10, size=(64, 64))
     out = tmp_path / "res"
     # shrink the expensive geometry of some heads so the whole sweep stays quick on a CPU
-    speed = {"sot": "sot.crop_sz=136", "mot": "mot.img_size=[192,128]", "poseprop": "poseprop.crop_size=96"}
+    speed = {"sot": "sot.crop_sz=136", "mot": "mot.img_size=[192,128]", "poseprop": "poseprop.crop_size=96",
+             "vip": "vip.crop_size=96"}
     task_arg = ",".join("sot:xcorr" if t == "sot" else t for t in tasks)  # one SOT head keeps it quick
     argv = ["sweep", "--backbones", "random_r18", "--tasks", task_arg, "--layers", "3",
             "--data", str(demo), "--out", str(out), "--device", "cpu", "-q"]
