@@ -2,13 +2,23 @@
 
 What the report holds:
 
-* a table like the paper's Tables 1–2: one row per backbone, one column per task metric, every cell
-  ``layer3 / layer4``, the best value of each column and layer in bold (lower is better for ID switches);
-* the radar plot of the paper's Figure 1: the rank of every backbone on every task metric (best of
-  layer3/layer4 by default), the outer ring is rank 1, ImageNet-supervised drawn dashed — PNG + SVG;
-* per-task plots where they help: SOT success curves, per-sequence bars of the task's main metric;
-* with ``--with-paper``: the published Tables 1–2 numbers (shipped as ``unitrack/data/paper_tables_1_2.csv``)
-  as a reference table labelled "published", the user's rows beside them, and the published radar.
+* with ``--with-paper``, where the models rank: every backbone placed, per layer that was run and per task
+  metric of the paper's Tables 1–2, among the published rows of the same architecture (ResNet-18 against
+  Table 2, ResNet-50 against Table 1) — one sentence per model, a rank table, and a radar with our rows drawn
+  strong over the published ones drawn faint (top 3 labelled). Numbers from other data than the paper's (the
+  demo benchmark, another dataset, a subset of sequences, a changed protocol) are ranked but flagged
+  "not comparable";
+* one compact table per task family (the specs' ``family``): backbones as rows, task metrics as columns, one
+  value per layer that was run, ± the per-sequence bootstrap interval (``scipy.stats.bootstrap``, seeded) below
+  it, the best value in bold; sticky header and sortable columns in HTML;
+* cost and provenance: sequence and frame counts, wall time, frames per second, computed / reused (from the
+  sweep's ``sweep_summary.json``) per cell;
+* small multiples (one panel per task metric: bars, CI error bars, per-sequence dots, the baselines the heads
+  store), SOT success curves, and with ``--with-paper`` the correlation study (linear-probe top-1 against each
+  task metric: fit, bootstrap band, Pearson / Spearman with CIs, our models highlighted);
+* the Figure-1 radar of ranks among our backbones, the published Tables 1–2 beside our rows, previews,
+  protocol changes and the result files (values in the tables' units);
+* ``table.csv`` (the Tables 1–2 layout) and ``cells.csv`` (every cell: value, interval, counts, cost, rank).
 
 Titles, metric labels, units (rates in percent, counts as counts), directions (lower is better for ID switches
 and decays), headline metrics, variant order and the paper's columns come from the task specs
@@ -990,10 +1000,12 @@ def rank_table(places: list[Placement]) -> dict[str, Any] | None:
     cols = [c for c in paper_columns() if any(p.col == c for p in places)]
     keys = list(dict.fromkeys((p.row.label, p.layer) for p in places))
     at = {(p.row.label, p.layer, p.col): p for p in places}
-    heads = [{"lines": ["backbone", ""], "small": "", "title": "", "num": False},
-             {"lines": ["layer", ""], "small": "", "title": "", "num": True},
-             {"lines": ["compared with", ""], "small": "", "title": "published rows of the same architecture",
-              "num": False}]
+    one_layer = len({p.layer for p in places}) == 1
+    heads = [{"lines": ["backbone", ""], "small": "", "title": "", "num": False}]
+    if not one_layer:
+        heads.append({"lines": ["layer", ""], "small": "", "title": "", "num": True})
+    heads.append({"lines": ["compared with", ""], "small": "", "title": "published rows of the same architecture",
+                  "num": False})
     for c in cols:
         t, m = column_parts(c, multi_dataset=False)
         arrow = " ↑" if higher_is_better(c[0], c[3]) else " ↓"
@@ -1006,11 +1018,12 @@ def rank_table(places: list[Placement]) -> dict[str, Any] | None:
         row = ps[0].row
         n_pub = max(p.of for p in ps) - 1
         reasons = sorted({w for p in ps for w in p.reasons})
-        cells = [{"parts": [{"text": str(layer), "bold": False}], "sub": "", "title": "", "sort": str(layer)},
-                 {"parts": [{"text": f"{n_pub} {row.arch} rows ({PAPER_TABLE_OF_ARCH.get(row.arch or '', '?')})",
-                             "bold": False}],
-                  "sub": ("not comparable: " + "; ".join(reasons)) if reasons else "same benchmark",
-                  "title": "", "sort": ""}]
+        cells = [] if one_layer else [{"parts": [{"text": str(layer), "bold": False}], "sub": "", "title": "",
+                                       "sort": str(layer)}]
+        cells.append({"parts": [{"text": f"{n_pub} {row.arch} rows ({PAPER_TABLE_OF_ARCH.get(row.arch or '', '?')})",
+                                 "bold": False}],
+                      "sub": ("not comparable: " + "; ".join(reasons)) if reasons else "same benchmark",
+                      "title": "", "sort": "", "cls": "wrap"})
         for c in cols:
             p = at.get((label, layer, c))
             if p is None:
@@ -1128,7 +1141,7 @@ def radar_plot(rows: list[Row], columns: list[ColKey], stem: str | Path, title: 
     _ring_labels(ax, ticks, n + 1, len(columns))
     which = "best of layer3/layer4" if layer == "best" else f"layer{layer}"
     ax.set_title(f"{title}\nrank per task metric ({which}; outer = better)", fontsize=11, pad=30)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=8, frameon=False,
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False,
               ncol=2 if n > 4 else 1)
     fig.tight_layout()
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
@@ -1228,14 +1241,18 @@ def placement_radar(ours: list[Row], paper: list[Row], stem: str | Path, layer: 
             ax.plot(closed, radius(pub_ranks[i]), "-", color=TOP_COLORS[c_i % len(TOP_COLORS)], lw=1.3, alpha=0.8,
                     zorder=2, label=f"{pub[i].representation} (published, #{c_i + 1} by mean rank)")
         everyone = [r for r in ours if not r.published]  # colours by position among all of ours, as elsewhere
+        drawn: list[tuple[str, np.ndarray]] = []
         for c_i, row in enumerate(everyone):
             if row.arch != arch:
                 continue
             rk = _rank_among(values(row, False), pv, hibs)
             demo = any(comparability(r) for rs in row.sources.values() for r in rs.values())
             color = USER_COLORS[c_i % len(USER_COLORS)]
+            same = next((lab for lab, r0 in drawn if np.array_equal(r0, rk, equal_nan=True)), None)
+            drawn.append((row.label, rk))
             ax.plot(closed, radius(rk), "--" if demo else "-", color=color, lw=2.8, marker="o", ms=5, zorder=5,
-                    label=row.label + (" † not comparable" if demo else ""))
+                    label=row.label + (" † not comparable" if demo else "")
+                    + (f" (= {same})" if same else ""))
             ax.fill(closed, np.nan_to_num(radius(rk)), color=color, alpha=0.08, zorder=4)
         ax.set_xticks(angles)
         ax.set_xticklabels(["\n".join(column_parts(c, multi_dataset=False)) for c in axes_cols], fontsize=8.5)
@@ -1249,7 +1266,7 @@ def placement_radar(ours: list[Row], paper: list[Row], stem: str | Path, layer: 
         title = (f"{ARCH_NAMES.get(arch, arch)} · {PAPER_TABLE_OF_ARCH.get(arch, '')}: rank among {n} published "
                  f"rows\n({which}; outer ring = 1st)")
         ax.set_title(title, fontsize=10.5, pad=44)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=8, frameon=False, ncol=2)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False, ncol=2)
     fig.tight_layout()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
