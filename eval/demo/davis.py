@@ -20,20 +20,7 @@ from unitrack.eval.demo.core import (
     _similar_tint,
     _track,
 )
-
-
-def davis_palette() -> np.ndarray:
-    """The standard 256-entry VOC/DAVIS bit-interleaved palette, (256, 3) uint8; 1 → (128, 0, 0)."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
+from unitrack.eval.formats import PALETTE, davis_palette  # noqa: F401  (re-exported by unitrack.eval.demo)
 
 
 def _vos_scene(rng, W, H, T, n_obj) -> tuple[_Scene, dict]:
@@ -77,7 +64,7 @@ def render_sequence(rng: np.random.Generator, W: int, H: int, T: int, i: int) ->
 def write_davis(root: Path, rngs, n, T, W, H) -> dict:
     from PIL import Image
 
-    pal = davis_palette().reshape(-1).tolist()
+    pal = PALETTE.reshape(-1).tolist()
     names, details = [], {}
     for i in range(n):
         name = f"demo-{i + 1:02d}"
