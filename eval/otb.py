@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unitrack.eval.base import Sequence
+from unitrack.eval.base import Metric, MetricSpec, Sequence
 from unitrack.eval.formats import IMAGE_EXTS, frame_number, list_frames
 from unitrack.utils import UnitrackError, atomic_write_text
 
@@ -471,12 +471,45 @@ class OPEResult:
     per_sequence_curves: dict[str, dict[str, np.ndarray]]
 
 
+class OPE(Metric):
+    """One-pass evaluation (the OTB toolkit's success / precision curves) as an :class:`eval.base.Metric`.
+
+    ``eval_sequence`` gives one sequence's curves; ``combine`` averages the curves over sequences and reads
+    the metrics off the mean curve (the pysot way; not the mean of per-sequence AUCs — equal for AUC, not
+    for the precision points). Rates are in percent, as the toolkit reports them.
+    """
+
+    fields = (
+        MetricSpec("AUC", label="AUC", unit="percent", headline=True, description="area under the success curve"),
+        MetricSpec("Precision@20", label="P@20", unit="percent", headline=True, description="centre error ≤ 20 px"),
+        MetricSpec("NormPrecision@0.2", label="nP@0.2", unit="percent", headline=True,
+                   description="normalised centre error ≤ 0.2"),
+    )
+
+    def __init__(self, valid_rule: str = "xywh"):
+        self.valid_rule = valid_rule
+
+    def eval_sequence(self, gt: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+        return ope_curves(gt, pred, self.valid_rule)
+
+    def combine_curves(self, per_curves: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        return {k: np.mean([c[k] for c in per_curves.values()], axis=0) for k in ("success", "precision",
+                                                                                 "norm_precision")}
+
+    def combine(self, per_sequence: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+        return curves_to_metrics(self.combine_curves(per_sequence))
+
+
+assert tuple(f.key for f in OPE.fields) == METRIC_KEYS
+
+
 def evaluate_ope(gts: dict[str, np.ndarray], preds: dict[str, np.ndarray], valid_rule: str = "xywh") -> OPEResult:
     """OPE over sequences: per-sequence curves, then the mean curve (the pysot way of averaging)."""
     if not gts:
         raise UnitrackError("no evaluable sequences to score")
-    per_curves = {name: ope_curves(gts[name], preds[name], valid_rule) for name in gts}
-    mean = {k: np.mean([c[k] for c in per_curves.values()], axis=0) for k in ("success", "precision", "norm_precision")}
+    ope = OPE(valid_rule)
+    per_curves = {name: ope.eval_sequence(gts[name], preds[name]) for name in gts}
+    mean = ope.combine_curves(per_curves)
     return OPEResult(
         metrics=curves_to_metrics(mean),
         per_sequence={n: curves_to_metrics(c) for n, c in per_curves.items()},

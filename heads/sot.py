@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec, skipped_items
+from unitrack.eval.base import skipped_items
 from unitrack.eval.demo.otb import write_otb
 from unitrack.eval.otb import (
+    OPE,
     PYSOT_JSONS,
     OPEResult,
     SOTSequence,
@@ -117,11 +118,7 @@ class SOTTask(Task):
         variants=('xcorr', 'dcf'),
         paper_dataset='OTB-2015',
         paper_columns={'sot_auc_xcorr': ('xcorr', 'AUC'), 'sot_auc_dcf': ('dcf', 'AUC')},
-        metrics=(
-            MetricSpec('AUC', label='AUC', unit='percent', headline=True, description='area under the OPE success curve'),
-            MetricSpec('Precision@20', label='P@20', unit='percent', headline=True, description='centre error ≤ 20 px'),
-            MetricSpec('NormPrecision@0.2', label='nP@0.2', unit='percent', headline=True, description='normalised centre error ≤ 0.2'),
-        ),
+        metrics=OPE.fields,  # declared once, by the metric
     )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:

@@ -274,3 +274,25 @@ def test_crossing_reader(sample_data):
     np.testing.assert_array_equal(s.gt[0], [205, 151, 17, 50])  # TAB-separated file
     (s2,) = read_sot_dataset(sample_data / "otb")
     assert s2.frames == s.frames
+
+
+def test_ope_is_a_metric_whose_fields_the_sot_spec_declares():
+    """The Metric contract: eval_sequence per sequence, combine over them; the SOT spec lists its fields."""
+    import numpy as np
+
+    from unitrack.eval.base import Metric, MetricSpec
+    from unitrack.eval.otb import OPE, evaluate_ope
+    from unitrack.tasks import get_spec
+
+    gt = np.array([[10, 10, 20, 20]] * 4, float)
+    preds = {"a": gt.copy(), "b": gt + [[0, 0, 0, 0], [5, 0, 0, 0], [30, 30, 0, 0], [0, 0, 0, 0]]}
+    ope = OPE()
+    per = {k: ope.eval_sequence(gt, p) for k, p in preds.items()}
+    assert ope.combine(per) == evaluate_ope({"a": gt, "b": gt}, preds).metrics
+    assert ope.combine({"a": per["a"]})["AUC"] == pytest.approx(100.0 * 20 / 21)  # IoU 1 beats 20 of 21 thresholds
+    assert get_spec("sot").metrics == OPE.fields and isinstance(ope, Metric)
+
+    class Mean(Metric):  # the default combine: the mean of each declared field over sequences
+        fields = (MetricSpec("x", unit="count"),)
+
+    assert Mean().combine({"s1": {"x": 1.0}, "s2": {"x": 3.0}, "s3": {"x": float("nan")}}) == {"x": 2.0}
