@@ -1,4 +1,4 @@
-"""JHMDB pose propagation: split-file reader, Gaussian belief maps, keypoint read-out and PCK (spec §2.8).
+"""JHMDB pose propagation: split-file reader, Gaussian belief maps, keypoint read-out and PCK (docs/protocol.md §2.8).
 
 Split file: one video per line, ``<joint_positions.mat> <frame folder>``; relative paths are resolved
 against the split file's folder. ``pos_img`` in the MAT file is 2×15×T, 1-based pixel coordinates.

@@ -1,7 +1,7 @@
 """Single-object tracking benchmarks: OTB-2015 / LaSOT / GOT-10k readers, result files, OPE metrics, plots.
 
 Readers yield :class:`SOTSequence` (frame paths + ``x,y,w,h`` ground truth, 1-based OTB pixel convention).
-Metrics follow the pysot OPE toolkit bundled with the reference (UNITRACK_SPEC.md §3.5): success over 21
+Metrics follow the pysot OPE toolkit bundled with the reference (docs/protocol.md §3.5): success over 21
 IoU thresholds (IoU **>** t, no +1 pixel), precision at 20 px (centres ``x + (w-1)/2``), normalised
 precision at 0.2; per sequence, then averaged over sequences. Figures are in percent.
 """

@@ -10,7 +10,7 @@ shoulder, l/r elbow, l/r wrist, l/r hip, l/r knee, l/r ankle) map by NAME (as po
 does) with :data:`PT18_TO_PT17` = [13, 12, 14, -, -, 9, 8, 10, 7, 11, 6, 3, 2, 4, 1, 5, 0]; the ears
 are dropped. A 2018 keypoint is unannotated iff x = y = visibility = 0 (poseval's rule).
 
-Evaluation (``evaluate_posetrack``), as the modified poseval of the reference (spec §5, §7.1 #18):
+Evaluation (``evaluate_posetrack``), as the modified poseval of the reference (docs/protocol.md §5, docs/protocol.md §7.1 #18):
 * predictions are aligned to GT frames by position (same number of frames per video, else error);
 * GT frames without people are dropped (this removes unlabelled frames), then rectangles without
   an ``annopoints`` entry, then, in frames with ignore regions, points inside the regions (a person

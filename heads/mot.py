@@ -1,4 +1,4 @@
-"""MOT head (§4.1.1, §4.6, §4.7): box observations → RoIAlign features → JDE association → MOT txt.
+"""MOT head (docs/protocol.md §4.1.1, docs/protocol.md §4.6, docs/protocol.md §4.7): box observations → RoIAlign features → JDE association → MOT txt.
 
 Per sequence: every frame present in ``img1/`` is letterboxed to ``mot.img_size`` (1088×608) and
 run through the frozen backbone (in batches); the observations of the frame (the benchmark's
@@ -7,7 +7,7 @@ with ``score > conf_thres`` are mapped into the canvas and cropped from the feat
 RoIAlign (4×10 points); :class:`~unitrack.association.AssociationTracker` associates them and every
 confirmed track with area > ``min_box_area`` and w/h ≤ ``max_aspect`` is written as
 ``frame,id,x,y,w,h,1,-1,-1,-1`` (Kalman posterior box, unclipped). Scoring: TrackEval on the
-sequences that have ground truth (skipped otherwise, e.g. the test split, §7.2 #33).
+sequences that have ground truth (skipped otherwise, e.g. the test split, docs/protocol.md §7.2 #33).
 
 Settings compared in the acceptance check (``benchmarks/bench_association.py --compare``):
 appearance+motion = ``similarity=rsm, asso_with_motion=true``; appearance only (Tables 1–2) =
@@ -61,7 +61,7 @@ log = logging.getLogger("unitrack")
 
 @dataclass
 class MOTConfig(AssociationConfig):
-    """Box association on MOTChallenge (§4.1.1, §4.7, §5); `asso_with_motion=True` = the "with motion" rows."""
+    """Box association on MOTChallenge (docs/protocol.md §4.1.1, docs/protocol.md §4.7, docs/protocol.md §5); `asso_with_motion=True` = the "with motion" rows."""
 
     img_size: list[int] = field(default_factory=lambda: [1088, 608])  # letterbox (width, height)
     min_box_area: float = 200.0
@@ -147,7 +147,7 @@ def run_tracker(frames: Iterable[tuple[int, list[Observation]]], sec, frame_rate
                 timings: dict[str, float] | None = None) -> list[tuple]:
     """Associate per-frame observations (frames in order 1…n); returns result rows (frame, id, x, y, w, h).
 
-    Only confirmed tracks with area > ``min_box_area`` and w/h ≤ ``max_aspect`` are kept (§4.7).
+    Only confirmed tracks with area > ``min_box_area`` and w/h ≤ ``max_aspect`` are kept (docs/protocol.md §4.7).
     ``timings["association"]`` accumulates the tracker's seconds, ``timings["frames"]`` the frames.
     """
     timings = timings if timings is not None else {}

@@ -1,16 +1,16 @@
-"""MOTS head (UNITRACK_SPEC.md §4.1.2, §4.6, §4.7): mask observations associated with frozen features.
+"""MOTS head (docs/protocol.md §4.1.2, docs/protocol.md §4.6, docs/protocol.md §4.7): mask observations associated with frozen features.
 
 Per sequence: frames at full resolution → backbone (batched) → for every frame the pedestrian
 (class 2) observation masks are pooled into object features (:func:`mask_features`, max-area
-rescaling, 200 cells), boxed in FEATURE-GRID units (:func:`mask2box`, §7.1 #11), greedily
+rescaling, 200 cells), boxed in FEATURE-GRID units (:func:`mask2box`, docs/protocol.md §7.1 #11), greedily
 de-duplicated (IoU > 0.7), turned into activated :class:`Observation` objects (score 1) and fed to
 the JDE cascade (:class:`AssociationTracker`). Every returned track writes its current mask as
-``frame track_id+2000 2 H W rle`` (§7.3); the masks of a frame are made disjoint (earlier tracks win)
+``frame track_id+2000 2 H W rle`` (docs/protocol.md §7.3); the masks of a frame are made disjoint (earlier tracks win)
 because TrackEval rejects overlaps. Scores with TrackEval's MOTSChallenge (HOTA, CLEAR, Identity).
 
 Observations: the benchmark's ``<seq>/det/det.txt`` (MOTS txt), or ``mots.observations`` = a folder
 with ``<seq>.txt`` or the reference's per-frame ``<seq>/img1/<frame:06d>.txt`` files.
-Frames without observations are empty (§7.2 #31); empty masks are dropped (§7.2 #29).
+Frames without observations are empty (docs/protocol.md §7.2 #31); empty masks are dropped (docs/protocol.md §7.2 #29).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class MOTSConfig(AssociationConfig):
     motion_gated: bool = False
     split: str = "train"
 
-ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
+ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (docs/protocol.md §7.3)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ ID_OFFSET = 2000  # MOTS output id = track id + 2000, class 2 (§7.3)
 
 
 def observations_for_frame(fmap, masks: np.ndarray, max_mask_area: int, generator, empty_size: int = 40) -> list:
-    """Mask observations of one frame → activated :class:`Observation` list (§4.1.2 steps 2–6)."""
+    """Mask observations of one frame → activated :class:`Observation` list (docs/protocol.md §4.1.2 steps 2–6)."""
     import torch
 
     from unitrack.association import Observation, mask_features, remove_duplicated_boxes, tlbr_to_tlwh
@@ -95,7 +95,7 @@ def track_sequence(seq: MOTSSequence, ctx: RunContext, obs: dict[int, list]) -> 
     ext = ctx.extractor
     tracker = AssociationTracker.from_config(sc, frame_rate=seq.fps, device=ext.device)
     gen = torch.Generator().manual_seed(int(ctx.cfg.common.seed))
-    empty_size = int(np.prod(sc.feat_size))  # only sizes the random feature of an empty mask (§6)
+    empty_size = int(np.prod(sc.feat_size))  # only sizes the random feature of an empty mask (docs/protocol.md §6)
     H, W = seq.height, seq.width
     lines: list[str] = []
     n_obs = n_out = 0

@@ -1,7 +1,7 @@
 """Pose-propagation head on JHMDB: belief maps of the first frame's 15 joints propagated with the
-same soft-label primitive as VOS, read out as the top-3 weighted cell average (spec §2.8).
+same soft-label primitive as VOS, read out as the top-3 weighted cell average (docs/protocol.md §2.8).
 
-Fixes the reference script's missing pieces (§7.2 #20–23): the ``poseprop`` config section exists
+Fixes the reference script's missing pieces (docs/protocol.md §7.2 #20–23): the ``poseprop`` config section exists
 (:class:`PosePropConfig`), numpy is imported, coordinates are arrays, and a
 non-positive ``crop_size`` is a clear error. Frames are resized to crop×crop (aspect not kept) and,
 by default, normalised with the ImageNet statistics the reference hard-codes (``imagenet_stats``).
@@ -47,9 +47,9 @@ log = logging.getLogger("unitrack")
 
 @dataclass
 class PosePropConfig:
-    """Pose (belief-map) propagation on JHMDB (§2.8); propagation values as VOS."""
+    """Pose (belief-map) propagation on JHMDB (docs/protocol.md §2.8); propagation values as VOS."""
 
-    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (§2.9)
+    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (docs/protocol.md §2.9)
     temperature: float = 0.05
     topk: int = 10
     radius: float = 12.0
@@ -62,7 +62,7 @@ class PosePropConfig:
     split_file: str = "split.txt"
     readout_topk: int = 3
     pck_thresholds: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
-    imagenet_stats: bool = True  # §7.2 #23: the reference hard-codes ImageNet mean/std for JHMDB
+    imagenet_stats: bool = True  # docs/protocol.md §7.2 #23: the reference hard-codes ImageNet mean/std for JHMDB
     memory_budget_mb: int = 512
 
 

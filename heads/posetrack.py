@@ -1,15 +1,15 @@
-"""PoseTrack head (UNITRACK_SPEC.md §4.1.3, §4.6, §4.7): pose observations associated with frozen features.
+"""PoseTrack head (docs/protocol.md §4.1.3, docs/protocol.md §4.6, docs/protocol.md §4.7): pose observations associated with frozen features.
 
 Per video: every observed skeleton (15 PoseTrack-17 joints; PoseTrack-18 files are mapped by name,
 ears dropped, see :mod:`unitrack.eval.posetrack`) is rasterised into a person mask at image
 resolution (:func:`skeleton_to_mask`), pooled into an object feature with the max-area rescaling
 (400 cells) and boxed in image pixels (:func:`skeleton_box`); all observations are activated with
 score 1 and fed to the JDE cascade (frame rate 6 → track buffer 6). Empty skeletons are dropped
-(§7.2 #29). Output (§4.7): the observation JSON is copied and every person gets ``track_id`` =
+(docs/protocol.md §7.2 #29). Output (docs/protocol.md §4.7): the observation JSON is copied and every person gets ``track_id`` =
 the id of the returned track whose pose is identical (same joints, Σ|x, y, score| < 0.01), else a
 placeholder.
 
-``posetrack.faithful`` (default True) reproduces §7.1 #12: a re-found track keeps its OLD pose, so
+``posetrack.faithful`` (default True) reproduces docs/protocol.md §7.1 #12: a re-found track keeps its OLD pose, so
 its current detection finds no identical pose and keeps the placeholder id 1000 (all such
 persons of a frame share it). ``faithful=False`` copies the pose on re-activation and gives every
 unmatched person its own fresh id (above all track ids of the video).

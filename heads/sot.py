@@ -1,4 +1,4 @@
-"""Single-object tracking head (UNITRACK_SPEC.md §3): XCorr or DCF box propagation on OTB-style data.
+"""Single-object tracking head (docs/protocol.md §3): XCorr or DCF box propagation on OTB-style data.
 
 Reads the dataset (OTB-2015 folders or ``OTB2015.json``, LaSOT, GOT-10k), runs the head chosen by
 ``sot.head`` on every sequence, writes ``<pred_dir>/<seq>.txt`` (one ``x,y,w,h`` line per frame, the first

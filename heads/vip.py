@@ -71,9 +71,9 @@ PART_INSTANCE_MODES = ("person", "components")
 
 @dataclass
 class VIPConfig:
-    """Part label propagation on VIP: VOS propagation (§2.1) on frames resized to 560×560 (UVC)."""
+    """Part label propagation on VIP: VOS propagation (docs/protocol.md §2.1) on frames resized to 560×560 (UVC)."""
 
-    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (§2.9)
+    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (docs/protocol.md §2.9)
     temperature: float = 0.05
     topk: int = 10
     radius: float = 12.0  # locality radius in feature cells (strict <), short-term frames only

@@ -1,4 +1,4 @@
-"""VOS head: semi-supervised video object segmentation on DAVIS by soft-label propagation (spec §2).
+"""VOS head: semi-supervised video object segmentation on DAVIS by soft-label propagation (docs/protocol.md §2).
 
 Per sequence: the first-frame annotation (palette indices = object ids, background first) becomes a
 one-hot map, bilinearly downsampled to the feature grid; labels are propagated frame by frame with
@@ -39,9 +39,9 @@ log = logging.getLogger("unitrack")
 
 @dataclass
 class VOSConfig:
-    """Soft-label propagation on DAVIS (§2.1)."""
+    """Soft-label propagation on DAVIS (docs/protocol.md §2.1)."""
 
-    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (§2.9)
+    protocol: str = "unitrack"  # named preset of the propagation values: unitrack | crw | dino (docs/protocol.md §2.9)
     temperature: float = 0.05
     topk: int = 10
     radius: float = 12.0  # locality radius in feature cells (strict <), short-term frames only
@@ -109,7 +109,7 @@ def propagate_sequence(seq: DavisSequence, extractor, params: PropagationParams,
         for p in seq.frames:
             write_mask(out_dir / f"{p.stem}.png", zero, palette)
         return len(seq)
-    if proc != (H, W):  # §7.2 #24 fixed: nearest, (w, h) order
+    if proc != (H, W):  # docs/protocol.md §7.2 #24 fixed: nearest, (w, h) order
         ann = cv2.resize(ann, (proc[1], proc[0]), interpolation=cv2.INTER_NEAREST)
     onehot = one_hot(ann, ids)
     prop = LabelPropagator(params)

@@ -1,4 +1,4 @@
-"""Association primitives (UNITRACK_SPEC.md §4, Appendix C items 6–8): hand-computed cases and
+"""Association primitives (docs/protocol.md §4, Appendix C items 6–8): hand-computed cases and
 cross-checks against filterpy, lap-free brute force and a literal per-pair RSM."""
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def test_rsm_properties():
     assert rsm_cost(tracks[:1], dets[:1] + [dets[0]])[0, 0] == pytest.approx(c1[0, 0], abs=1e-6)
     c2 = rsm_cost(tracks[:1], dets[:1] + [tracks[0][:, :20]])
     assert c2[0, 0] - c1[0, 0] > 1e-3
-    # zero padding lowers the similarity of objects smaller than the widest one (§7.1 #9)
+    # zero padding lowers the similarity of objects smaller than the widest one (docs/protocol.md §7.1 #9)
     small = tracks[0][:, :10]
     alone = rsm_cost([small], [small])[0, 0]
     padded = rsm_cost([small, tracks[1]], [small])[0, 0]
@@ -436,7 +436,7 @@ def test_tracker_lost_buffer_linger_and_reset():
     assert ids == [] and [t.track_id for t in tr.tracked] == [2]
     assert tr.tracked[0].state == TrackState.Tracked and not tr.tracked[0].is_activated
     tr.reset()
-    assert tr.update(_obs([(0, 10, 10)], 1))[0].track_id == 1  # ids restart per sequence (§7.2 #30)
+    assert tr.update(_obs([(0, 10, 10)], 1))[0].track_id == 1  # ids restart per sequence (docs/protocol.md §7.2 #30)
 
 
 def test_tracker_buffer_from_frame_rate():
@@ -514,4 +514,4 @@ def test_tracker_faithful_reactivate_keeps_pose():
         o.pose, o.activated = "p3", True
         return tr.update([o])[0].pose
 
-    assert run(True) == "p1" and run(False) == "p3"  # §7.1 #12
+    assert run(True) == "p1" and run(False) == "p3"  # docs/protocol.md §7.1 #12

@@ -1,4 +1,4 @@
-"""JHMDB pose propagation: reader, belief maps, top-3 read-out, PCK and the head (spec §2.8, §7.2 #20–23)."""
+"""JHMDB pose propagation: reader, belief maps, top-3 read-out, PCK and the head (docs/protocol.md §2.8, docs/protocol.md §7.2 #20–23)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from unitrack.utils import UnitrackError
 
 
 def _draw_reference(coords: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Spec §2.8 drawing, joint by joint with explicit windows (independent of the vectorised code)."""
+    """Spec docs/protocol.md §2.8 drawing, joint by joint with explicit windows (independent of the vectorised code)."""
     h, w = hw
     J = coords.shape[1]
     sigma = max(0.5, 0.015 * float((coords.max(1) - coords.min(1)).max()))
@@ -162,7 +162,7 @@ def test_prediction_files_npy_and_reference_pickle(tmp_path):
 
 
 def test_config_section_exists_and_crop_must_be_positive(tmp_path):
-    # §7.2 #20: a poseprop section with the propagation values; #23: crop ≤ 0 is a clear error
+    # docs/protocol.md §7.2 #20: a poseprop section with the propagation values; #23: crop ≤ 0 is a clear error
     from unitrack.config import default_config
     from unitrack.heads.poseprop import TASK
 

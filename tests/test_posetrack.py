@@ -1,5 +1,5 @@
 """PoseTrack: JSON readers (2018 + 2017 styles), writer, poseval-style metric (hand-computed cases),
-the head end to end on the demo benchmark, the §7.1 #12 re-activation quirk, the real sample."""
+the head end to end on the demo benchmark, the docs/protocol.md §7.1 #12 re-activation quirk, the real sample."""
 
 from __future__ import annotations
 
@@ -332,7 +332,7 @@ def _reappearing_person_dataset(root: Path) -> Path:
 
 @pytest.mark.parametrize("faithful, frame2_id", [(True, 1000), (False, 1)])
 def test_reactivation_quirk_placeholder_1000(tmp_path, faithful, frame2_id):
-    """§7.1 #12: a re-found track keeps its old pose → its detection gets the placeholder id 1000."""
+    """docs/protocol.md §7.1 #12: a re-found track keeps its old pose → its detection gets the placeholder id 1000."""
     import unitrack
 
     root = _reappearing_person_dataset(tmp_path / "data")

@@ -1,4 +1,4 @@
-"""Soft-label propagation primitive (spec §2.5–2.7): context, locality, top-k/softmax, chunking."""
+"""Soft-label propagation primitive (docs/protocol.md §2.5–2.7): context, locality, top-k/softmax, chunking."""
 
 from __future__ import annotations
 
