@@ -1,7 +1,7 @@
 """Frames per second of the SOT heads (XCorr, DCF) on the current device, as ratios measured in one run.
 
     python benchmarks/bench_sot.py                                  # generated demo, random_r18, 520-px crops
-    python benchmarks/bench_sot.py --data ../shared/data/otb --frames 60 --device cuda --amp
+    python benchmarks/bench_sot.py --data /data/OTB2015 --frames 60 --device cuda --amp
 
 For each head: end-to-end frames/s (frame decoding, crops, backbone, head; frame 1 = initialisation),
 the frames/s the backbone calls alone would allow (timed inside the same run, with device syncs), and

@@ -6,7 +6,7 @@ the vectorised mask overlay against a straightforward per-object numpy blend (ra
 ``--backbone NAME``, the same 50 frames through the backbone, to put drawing next to evaluation.
 
     python benchmarks/bench_viz.py                           # synthetic 854x480 frames (always works)
-    python benchmarks/bench_viz.py --davis ../shared/data/davis --backbone random_r18
+    python benchmarks/bench_viz.py --davis /data/DAVIS --backbone random_r18
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def sample_data_root() -> Path | None:
-    """../shared/data beside the project, or $UNITRACK_SAMPLE_DATA; None when neither exists."""
+    """$UNITRACK_SAMPLE_DATA, or the sample-data folder the project is checked out beside; None when neither exists."""
     env = os.environ.get("UNITRACK_SAMPLE_DATA")
     for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
         if cand.is_dir():
@@ -23,7 +23,7 @@ def sample_data_root() -> Path | None:
 def sample_data() -> Path:
     root = sample_data_root()
     if root is None:
-        pytest.skip("real sample data not found (../shared/data or $UNITRACK_SAMPLE_DATA)")
+        pytest.skip("real sample data not found ($UNITRACK_SAMPLE_DATA)")
     return root
 
 

@@ -178,7 +178,7 @@ def test_cli_paper_writes_tables_and_plots(tmp_path, capsys):
 def test_packaged_tables_match_shared_docs():
     shared = Path(__file__).resolve().parents[2] / "shared" / "docs" / "paper_tables_1_2.csv"
     if not shared.is_file():
-        pytest.skip("../shared/docs not present")
+        pytest.skip("the published-tables sources are not present")
     assert paper_csv_path().read_text() == shared.read_text()
 
 

@@ -287,7 +287,7 @@ def test_bad_config_values(demo_root, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# real slices (../shared/data)
+# real slices ($UNITRACK_SAMPLE_DATA)
 
 MOT15_REF = {"IDF1": 0.624296, "MOTA": 0.555116, "IDSW": 14, "FP": 58, "FN": 602, "HOTA": 0.399957}
 MOT15_SEQ = {"TUD-Campus": {"IDF1": 0.557659, "MOTA": 0.526462, "HOTA": 0.391397},

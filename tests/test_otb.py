@@ -72,7 +72,7 @@ def test_otb_folder_any_separator(tmp_path):
     (s,) = read_sot_dataset(tmp_path)
     assert s.name == "Crossing" and len(s) == 4 and s.frames[0].name == "0001.jpg"
     np.testing.assert_array_equal(s.gt[:, 0], [10, 11, 12, 13])
-    # the root may be the sequence folder itself (e.g. --data ../shared/data/otb/Crossing)
+    # the root may be the sequence folder itself (e.g. --data <samples>/otb/Crossing)
     (s2,) = read_sot_dataset(tmp_path / "Crossing")
     assert s2.frames == s.frames
 
