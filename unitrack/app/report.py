@@ -1750,7 +1750,7 @@ def report_context(results: list[Result], results_dir: Path, columns: list[ColKe
             n = cost["counts"]
             cost["note"] = (f"Per cell: wall time of the evaluation (backbone features, head and scoring; for a "
                             f"reused cell the time of the run that computed it) and frames per second over it "
-                            f"(– where the head records no frame count). {n['computed']} computed, {n['reused']} "
+                            f"(none where the head records no frame count). {n['computed']} computed, {n['reused']} "
                             f"reused by the last sweep"
                             + (f", {n['stored']} stored before it (no sweep_summary.json names them)" if n["stored"]
                                else "") + ". Header: sequences and frames per task.")
