@@ -45,6 +45,7 @@ import torch
 from unitrack.config import Config
 from unitrack.eval.base import MetricSpec
 from unitrack.eval.demo.vip import write_vip
+from unitrack.eval.formats import require_prediction_folders
 from unitrack.eval.view import Objects, SequenceView
 from unitrack.eval.vip import (
     AP_THRESHOLDS,
@@ -347,10 +348,7 @@ class VIPTask(Task):
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         seqs = self.sequences(Path(gt_root), cfg)
-        missing = [q.name for q in seqs if not (Path(pred_dir) / q.name).is_dir()]
-        if missing:
-            raise UnitrackError(f"--pred {pred_dir}: no folder for video(s) {', '.join(missing[:5])}"
-                                f"{' …' if len(missing) > 5 else ''} (expected <pred>/<video>/<frame>.png)")
+        require_prediction_folders(pred_dir, [q.name for q in seqs], "video", "<pred>/<video>/<frame>.png")
         return self._score(seqs, Path(pred_dir), cfg)
 
 

@@ -29,6 +29,7 @@ from unitrack.eval.davis import (
     write_mask,
 )
 from unitrack.eval.demo.davis import write_davis
+from unitrack.eval.formats import require_prediction_folders
 from unitrack.eval.view import Objects, SequenceView
 from unitrack.propagation import LabelPropagator, PropagationParams, resize_labels
 from unitrack.tasks import RunContext, Task, TaskOutput, TaskSpec
@@ -248,10 +249,7 @@ class VOSTask(Task):
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         seqs = self.sequences(Path(gt_root), cfg)
-        missing = [q.name for q in seqs if not (Path(pred_dir) / q.name).is_dir()]
-        if missing:
-            raise UnitrackError(f"--pred {pred_dir}: no folder for sequence(s) {', '.join(missing[:5])}"
-                                f"{' …' if len(missing) > 5 else ''} (expected <pred>/<sequence>/<frame>.png)")
+        require_prediction_folders(pred_dir, [q.name for q in seqs], "sequence", "<pred>/<sequence>/<frame>.png")
         return self._score(seqs, Path(pred_dir), cfg)
 
 

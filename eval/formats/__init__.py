@@ -23,7 +23,13 @@ from unitrack.eval.formats.davis_png import (
     read_mask,
     write_mask,
 )
-from unitrack.eval.formats.frames import IMAGE_EXTS, frame_number, list_frames, read_seqinfo
+from unitrack.eval.formats.frames import (
+    IMAGE_EXTS,
+    frame_number,
+    list_frames,
+    read_seqinfo,
+    require_prediction_folders,
+)
 from unitrack.eval.formats.mot_txt import DET_COLUMNS, read_mot_txt
 from unitrack.eval.formats.mots_txt import MOTSRow, read_mots_txt, rle_counts_error
 from unitrack.eval.formats.posetrack_json import (
@@ -41,7 +47,7 @@ from unitrack.eval.formats.posetrack_json import (
 
 __all__ = [
     "DET_COLUMNS", "IMAGE_EXTS", "JOINT_NAMES", "NUM_JOINTS", "PALETTE", "PALETTE_FLAT", "PT17_LIMBS",
-    "PT18_KEYPOINTS", "PT18_LIMBS", "PT18_TO_PT17", "MOTSRow", "PTFrame", "PTPerson", "PTVideo", "davis_palette",
+    "PT18_KEYPOINTS", "PT18_LIMBS", "PT18_TO_PT17", "MOTSRow", "PTFrame", "PTPerson", "PTVideo", "davis_palette", "require_prediction_folders",
     "frame_number", "list_frames", "mask_palette", "read_mask", "read_mot_txt", "read_mots_txt",
     "read_posetrack_json", "read_seqinfo", "rle_counts_error", "write_mask",
 ]

@@ -89,3 +89,11 @@ def read_seqinfo(path: str | Path) -> dict[str, str]:
         return {k.lower(): v for k, v in cp["Sequence"].items()}
     except (configparser.Error, UnicodeDecodeError) as e:
         raise UnitrackError(f"{path}: not a valid seqinfo.ini ({e})") from None
+
+
+def require_prediction_folders(pred_dir: str | Path, names: Iterable[str], unit: str, layout: str) -> None:
+    """Every sequence needs its ``<pred>/<name>/`` folder: UnitrackError listing the first missing ones."""
+    missing = [n for n in names if not (Path(pred_dir) / n).is_dir()]
+    if missing:
+        raise UnitrackError(f"--pred {pred_dir}: no folder for {unit}(s) {', '.join(missing[:5])}"
+                            f"{' …' if len(missing) > 5 else ''} (expected {layout})")
