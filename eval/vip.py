@@ -623,6 +623,7 @@ class VIPScores:
     per_class_ap: dict[str, dict[str, float]]
     scored_frames: int
     instance_level: bool
+    skipped: list[dict[str, str]] = field(default_factory=list)  # what was left out, for result.json
 
 
 def scored_frames(seq: VIPSequence, score_first_frame: bool = True) -> list[int]:
@@ -655,8 +656,11 @@ def evaluate_vip(seqs: list[VIPSequence], pred_dir: str | Path, thresholds: Seq[
         miss = next(s.name for s, h in zip(seqs, have) if not h)
         raise UnitrackError(f"{pred_dir / miss / INSTANCE_DIR}: missing (other videos have instance predictions)")
     inst_level = gt_inst and all(have)
+    skipped = []
     if gt_inst and not inst_level:
         log.warning("vip: no instance predictions (<pred>/<video>/%s/); AP^r not computed", INSTANCE_DIR)
+        skipped.append({"item": f"{pred_dir}/<video>/{INSTANCE_DIR}",
+                        "reason": "no instance predictions: the part-instance AP^r is not computed"})
     hist = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     ap = PartAP(thresholds, matching=matching)
     per_seq: dict[str, dict[str, float]] = {}
@@ -683,4 +687,5 @@ def evaluate_vip(seqs: list[VIPSequence], pred_dir: str | Path, thresholds: Seq[
     iu = class_iou(hist)
     return VIPScores(metrics=metrics, per_sequence=per_seq,
                      per_class_iou={CLASSES[c]: float(iu[c]) for c in range(NUM_CLASSES) if np.isfinite(iu[c])},
-                     per_class_ap=ap.per_class() if inst_level else {}, scored_frames=n, instance_level=inst_level)
+                     per_class_ap=ap.per_class() if inst_level else {}, scored_frames=n, instance_level=inst_level,
+                     skipped=skipped)

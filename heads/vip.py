@@ -344,7 +344,8 @@ class VIPTask(Task):
         sc = evaluate_vip(seqs, pred_dir, s.ap_thresholds, s.score_first_frame, s.ap_matching)
         return TaskOutput(metrics=sc.metrics, per_sequence=sc.per_sequence,
                           extra={"per_class_IoU": sc.per_class_iou, "per_class_AP": sc.per_class_ap,
-                                 "scored_frames": sc.scored_frames, "instance_level": sc.instance_level})
+                                 "scored_frames": sc.scored_frames, "instance_level": sc.instance_level},
+                          skipped=list(sc.skipped))
 
     def score(self, gt_root: Path, pred_dir: Path, cfg: Config) -> TaskOutput:
         seqs = self.sequences(Path(gt_root), cfg)

@@ -270,6 +270,14 @@ def test_perfect_prediction_scores_one(tmp_path):
     assert all(sc.metrics[f"APr@{t:g}"] == 1.0 for t in AP_THRESHOLDS) and sc.metrics["APr_vol"] == 1.0
     assert sc.per_class_ap.keys() == {"hair", "face", "upper-clothes"}
     assert evaluate_vip([seq], pred, score_first_frame=False).scored_frames == 1
+    assert sc.skipped == []
+    # without any instance predictions the part level is scored and the instance level left out, on record
+    import shutil
+
+    shutil.rmtree(pred / seq.name / "instance_part")
+    part_only = evaluate_vip([seq], pred)
+    assert part_only.metrics["mIoU"] == 1.0 and not part_only.instance_level and "APr_vol" not in part_only.metrics
+    assert len(part_only.skipped) == 1 and "AP^r is not computed" in part_only.skipped[0]["reason"]
 
 
 def test_one_class_swapped_gives_the_hand_computed_miou(tmp_path):
