@@ -22,12 +22,13 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from unitrack.eval.base import Sequence
+from unitrack.eval.base import Metric, MetricSpec, Sequence
 from unitrack.eval.formats import PALETTE_FLAT, list_frames, mask_palette, read_mask, write_mask  # noqa: F401
 from unitrack.utils import UnitrackError, progress
 
@@ -430,41 +431,66 @@ def score_sequence(seq: DavisSequence, pred_dir: str | Path, objects: str = "off
     return J, Fm, ids
 
 
+STAT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+
+
+class JandF(Metric):
+    """Region similarity J and boundary accuracy F of the DAVIS evaluation, as an :class:`eval.base.Metric`.
+
+    ``eval_sequence`` scores one sequence's objects (per-frame J and F, then mean / recall / decay per
+    object); ``combine`` averages over all objects of all sequences (not over sequences), as the official
+    davis2017-evaluation does; J&F is the mean of J-Mean and F-Mean.
+    """
+
+    fields = (
+        MetricSpec("J&F-Mean", label="J&F", headline=True),
+        MetricSpec("J-Mean", label="J", headline=True),
+        MetricSpec("J-Recall", label="J-Recall"),
+        MetricSpec("J-Decay", label="J-Decay", higher_is_better=False),
+        MetricSpec("F-Mean", label="F"),
+        MetricSpec("F-Recall", label="F-Recall"),
+        MetricSpec("F-Decay", label="F-Decay", higher_is_better=False),
+    )
+
+    def __init__(self, objects: str = "official"):
+        self.objects = objects
+
+    def eval_sequence(self, seq: DavisSequence, pred_dir: str | Path) -> dict[str, Any]:
+        """``{"objects": {id: {J-Mean, …, F-Decay}}, "J": per-object per-frame J, "F": …}`` of one sequence."""
+        J, Fm, ids = score_sequence(seq, Path(pred_dir), self.objects)
+        objs = {}
+        for o, oid in enumerate(ids):
+            objs[oid] = dict(zip(STAT_KEYS, (*db_statistics(J[o]), *db_statistics(Fm[o])), strict=True))
+        return {"objects": objs, "J": J, "F": Fm}
+
+    def combine(self, per_sequence: dict[str, dict[str, Any]]) -> dict[str, float]:
+        stats = {k: [o[k] for r in per_sequence.values() for o in r["objects"].values()] for k in STAT_KEYS}
+        if not stats["J-Mean"]:
+            return {}
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        return {"J&F-Mean": (out["J-Mean"] + out["F-Mean"]) / 2, **out}
+
+
 def evaluate_davis(sequences: list[DavisSequence], pred_dir: str | Path, objects: str = "official") -> DavisScores:
     """J&F of predictions ``<pred_dir>/<seq>/<frame>.png`` against the sequences' annotations."""
-    pred_dir = Path(pred_dir)
-    stats = {k: [] for k in ("JM", "JR", "JD", "FM", "FR", "FD")}
+    metric = JandF(objects)
+    per_raw: dict[str, dict[str, Any]] = {}
     per_seq: dict[str, dict[str, float]] = {}
     per_obj: dict[str, dict[str, float]] = {}
     per_frame: dict[str, dict[str, list[float]]] = {}
     for seq in progress(sequences, desc="J&F", unit="seq"):
-        J, Fm, ids = score_sequence(seq, pred_dir, objects)
-        jm_s, fm_s = [], []
-        for o, oid in enumerate(ids):
-            JM, JR, JD = db_statistics(J[o])
-            FM, FR, FD = db_statistics(Fm[o])
-            for k, v in zip(("JM", "JR", "JD", "FM", "FR", "FD"), (JM, JR, JD, FM, FR, FD)):
-                stats[k].append(v)
-            per_obj[f"{seq.name}_{oid}"] = {"J-Mean": JM, "J-Recall": JR, "J-Decay": JD,
-                                             "F-Mean": FM, "F-Recall": FR, "F-Decay": FD}
-            per_frame[f"{seq.name}_{oid}"] = {"J": J[o].tolist(), "F": Fm[o].tolist()}
-            jm_s.append(JM)
-            fm_s.append(FM)
-        if ids:
-            jm, fm = float(np.mean(jm_s)), float(np.mean(fm_s))
-            per_seq[seq.name] = {"J&F-Mean": (jm + fm) / 2, "J-Mean": jm, "F-Mean": fm, "objects": len(ids)}
-    if not stats["JM"]:
+        r = per_raw[seq.name] = metric.eval_sequence(seq, pred_dir)
+        for o, (oid, st) in enumerate(r["objects"].items()):
+            per_obj[f"{seq.name}_{oid}"] = st
+            per_frame[f"{seq.name}_{oid}"] = {"J": r["J"][o].tolist(), "F": r["F"][o].tolist()}
+        if r["objects"]:
+            jm = float(np.mean([st["J-Mean"] for st in r["objects"].values()]))
+            fm = float(np.mean([st["F-Mean"] for st in r["objects"].values()]))
+            per_seq[seq.name] = {"J&F-Mean": (jm + fm) / 2, "J-Mean": jm, "F-Mean": fm, "objects": len(r["objects"])}
+    metrics = metric.combine(per_raw)
+    if not metrics:
         firsts = ", ".join(str(q.annotations[0]) for q in sequences[:5]) + (" …" if len(sequences) > 5 else "")
         raise UnitrackError(f"nothing to evaluate: no objects in the first annotations of {len(sequences)} "
                             f"sequence(s) ({firsts})")
-    jm, fm = float(np.mean(stats["JM"])), float(np.mean(stats["FM"]))
-    metrics = {
-        "J&F-Mean": (jm + fm) / 2,
-        "J-Mean": jm,
-        "J-Recall": float(np.mean(stats["JR"])),
-        "J-Decay": float(np.mean(stats["JD"])),
-        "F-Mean": fm,
-        "F-Recall": float(np.mean(stats["FR"])),
-        "F-Decay": float(np.mean(stats["FD"])),
-    }
+    metrics = {k: metrics[k] for k in ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")}
     return DavisScores(metrics=metrics, per_sequence=per_seq, per_object=per_obj, per_frame=per_frame)

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from unitrack.config import Config
-from unitrack.eval.base import MetricSpec, skipped_items
+from unitrack.eval.base import skipped_items
 from unitrack.eval.davis import (
     VOID,
     DavisSequence,
+    JandF,
     evaluate_davis,
     read_davis,
     read_mask,
@@ -187,15 +188,7 @@ class VOSTask(Task):
         demo_stream=102,
         paper_dataset='DAVIS-2017 val',
         paper_columns={'vos_jmean': (None, 'J-Mean')},
-        metrics=(
-            MetricSpec('J&F-Mean', label='J&F', unit='fraction', headline=True),
-            MetricSpec('J-Mean', label='J', unit='fraction', headline=True),
-            MetricSpec('J-Recall', label='J-Recall', unit='fraction'),
-            MetricSpec('J-Decay', label='J-Decay', unit='fraction', higher_is_better=False),
-            MetricSpec('F-Mean', label='F', unit='fraction'),
-            MetricSpec('F-Recall', label='F-Recall', unit='fraction'),
-            MetricSpec('F-Decay', label='F-Decay', unit='fraction', higher_is_better=False),
-        ),
+        metrics=JandF.fields,  # declared once, by the metric
     )
 
     def dataset_name(self, root: Path, cfg: Config) -> str:

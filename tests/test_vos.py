@@ -295,6 +295,21 @@ def test_score_cli_ground_truth_against_itself(tiny_demo, capsys):
     assert "J&F-Mean: 1.0000" in out
 
 
+def test_jandf_is_a_metric_whose_fields_the_vos_spec_declares(tiny_demo):
+    """The Metric contract: eval_sequence per sequence, combine over objects of all sequences."""
+    from unitrack.eval.base import Metric
+    from unitrack.eval.davis import JandF
+    from unitrack.tasks import get_spec
+
+    seqs = read_davis(tiny_demo)
+    m = JandF()
+    per = {q.name: m.eval_sequence(q, tiny_demo / "Annotations/480p") for q in seqs}
+    assert isinstance(m, Metric) and get_spec("vos").metrics == JandF.fields
+    assert m.combine(per) == evaluate_davis(seqs, tiny_demo / "Annotations/480p").metrics
+    assert m.combine(per)["J&F-Mean"] == 1.0 and m.combine({}) == {}
+    assert [f.key for f in JandF.fields if not f.higher_is_better] == ["J-Decay", "F-Decay"]
+
+
 # ----------------------------------------------------------------------------------------------
 # real slices
 # ----------------------------------------------------------------------------------------------
