@@ -125,8 +125,6 @@ def _apply(obj: Any, values: dict, section: str, source: str) -> None:
         if k not in types:
             raise UnitrackError(f"{source}: unknown key {section}.{k}{_suggest(k, list(types))}")
         setattr(obj, k, _coerce(v, types[k], f"{source}: {section}.{k}"))
-        explicit = obj.__dict__.setdefault("_explicit", set())
-        explicit.add(k)
 
 
 def section_class(task: str) -> type:
@@ -150,6 +148,7 @@ def load_config(
     from unitrack.tasks import task_names
 
     cfg = default_config(task)
+    data: dict = {}
     if yaml_file:
         path = Path(yaml_file)
         if not path.is_file():
@@ -190,12 +189,27 @@ def load_config(
             continue
         section, k = key.split(".", 1)
         _apply(cfg.common if section == "common" else cfg.section, {k: value}, section, "option")
-    _apply_protocol(cfg)
+    _apply_protocol(cfg, _explicit_keys(task, data, sets, overrides))
     validate_config(cfg)
     return cfg
 
 
-def _apply_protocol(cfg: Config) -> None:
+def _explicit_keys(task: str, yaml_data: dict, sets: list[str] | None, overrides: dict[str, Any] | None) -> set[str]:
+    """The task-section keys the user set (YAML, ``--set``, options): they win over a protocol preset."""
+    keys = set(yaml_data.get(task) or ())
+    for item in sets or []:
+        key = item.split("=", 1)[0]
+        section, k = key.split(".", 1) if "." in key else (task, key)
+        if section == task:
+            keys.add(k)
+    for key, value in (overrides or {}).items():
+        section, k = key.split(".", 1)
+        if section == task and value is not None:
+            keys.add(k)
+    return keys
+
+
+def _apply_protocol(cfg: Config, explicit: set[str]) -> None:
     """A named propagation protocol (``<task>.protocol``) sets its preset values, except where the user set a
     key explicitly (YAML, ``--set``, flags), which wins over the preset."""
     from unitrack.tasks import get_spec
@@ -205,7 +219,6 @@ def _apply_protocol(cfg: Config) -> None:
         return
     from unitrack.propagation import protocol_values
 
-    explicit = cfg.section.__dict__.get("_explicit", set())
     values = protocol_values(name, cfg.task)
     types = _field_types(type(cfg.section))
     for k, v in values.items():
