@@ -377,7 +377,7 @@ def test_ensure_demo_uses_unitrack_home(tmp_path, monkeypatch):
 
 @dataclass
 class _ToyConfig:
-    pass
+    """A task section without fields."""
 
 
 def _write_toy(root: Path, rngs, n, T, W, H) -> dict:
