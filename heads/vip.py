@@ -91,6 +91,12 @@ class VIPConfig:
     ap_matching: str = "reference"  # reference (a ground truth may be hit twice, as ATEN's code) | voc (once)
     memory_budget_mb: int = 512  # bounds the per-chunk affinity tensors
 
+    def validate(self) -> None:
+        """Called when the config is loaded (``unitrack.config.validate_config``)."""
+        bad = [t for t in self.ap_thresholds if not 0 <= float(t) < 1]
+        if bad or not self.ap_thresholds:
+            raise UnitrackError(f"vip.ap_thresholds must be IoU values in [0, 1), got {list(self.ap_thresholds)}")
+
 
 def one_hot(ids_map: np.ndarray, ids: list[int]) -> np.ndarray:
     """H×W×L float32 one-hot of an id map over ``ids`` (channel l ↔ id ids[l])."""
@@ -338,9 +344,6 @@ class VIPTask(Task):
 
     def _score(self, seqs: list[VIPSequence], pred_dir: Path, cfg: Config) -> TaskOutput:
         s = cfg.section
-        bad = [t for t in s.ap_thresholds if not 0 <= float(t) < 1]
-        if bad or not s.ap_thresholds:
-            raise UnitrackError(f"vip.ap_thresholds must be IoU values in [0, 1), got {list(s.ap_thresholds)}")
         sc = evaluate_vip(seqs, pred_dir, s.ap_thresholds, s.score_first_frame, s.ap_matching)
         return TaskOutput(metrics=sc.metrics, per_sequence=sc.per_sequence,
                           extra={"per_class_IoU": sc.per_class_iou, "per_class_AP": sc.per_class_ap,

@@ -375,6 +375,9 @@ def test_config_defaults_and_protocol_presets():
     assert s.part_instances == "person" and s.ap_matching == "reference" and tuple(s.ap_thresholds) == AP_THRESHOLDS
     crw = load_config("vip", sets=["vip.protocol=crw"]).section
     assert (crw.n_context, crw.crop_size) == (20, 560) and PropagationParams.from_config(crw).n_context == 20
+    for bad in ("[0.5,1.2]", "[]"):  # rejected where the config enters, before anything runs
+        with pytest.raises(UnitrackError, match=r"vip.ap_thresholds must be IoU values in \[0, 1\)"):
+            load_config("vip", sets=[f"vip.ap_thresholds={bad}"])
 
 
 # ------------------------------------------------------------------------------------------ demo data
