@@ -504,6 +504,28 @@ def observations_file(root: str | Path, split: str, observations: str | Path | N
     return p
 
 
+def _entry(r: Any, ds: VISDataset, where: str, keys: tuple[str, ...]) -> tuple[Any, str, int] | None:
+    """Checks shared by the prediction and results JSONs: an object with ``keys``, a known video and category.
+
+    Returns (video, where-with-video, category id), or None for a video of the dataset that is not evaluated.
+    """
+    if not isinstance(r, dict):
+        raise UnitrackError(f"{where}: must be an object")
+    for key in keys:
+        if key not in r:
+            raise UnitrackError(f"{where}: missing '{key}'")
+    vid = _int(r["video_id"], where, "video_id")
+    if vid not in ds.all_video_ids:
+        raise UnitrackError(f"{where}: unknown video_id {vid}")
+    if vid not in ds._by_id:
+        return None
+    where = f"{where} (video {vid})"
+    cid = _int(r["category_id"], where, "category_id")
+    if cid not in ds.categories:
+        raise UnitrackError(f"{where}: unknown category_id {cid} (categories: {sorted(ds.categories)})")
+    return ds._by_id[vid], where, cid
+
+
 def read_instances(path: str | Path, ds: VISDataset) -> dict[int, list[list[Instance]]]:
     """Per-frame instance predictions (module doc) → ``{video_id: [[Instance, ...] per frame]}`` for the
     videos of ``ds`` (instances of videos in the JSON but not selected are skipped)."""
@@ -512,27 +534,16 @@ def read_instances(path: str | Path, ds: VISDataset) -> dict[int, list[list[Inst
     if not isinstance(data, list):
         raise UnitrackError(f"{path}: expected a JSON list of per-frame instances")
     out = {v.id: [[] for _ in range(v.length)] for v in ds.videos}
-    by_id = ds._by_id
     for k, r in enumerate(data):
-        where = f"{path}: instance {k}"
-        if not isinstance(r, dict):
-            raise UnitrackError(f"{where}: must be an object")
-        for key in ("video_id", "frame_index", "segmentation", "score", "category_id"):
-            if key not in r:
-                raise UnitrackError(f"{where}: missing '{key}'")
-        vid = _int(r["video_id"], where, "video_id")
-        if vid not in ds.all_video_ids:
-            raise UnitrackError(f"{where}: unknown video_id {vid}")
-        if vid not in by_id:
+        entry = _entry(r, ds, f"{path}: instance {k}", ("video_id", "frame_index", "segmentation", "score",
+                                                         "category_id"))
+        if entry is None:
             continue
-        v = by_id[vid]
-        where = f"{path}: instance {k} (video {vid})"
+        v, where, cid = entry
+        vid = v.id
         t = _int(r["frame_index"], where, "frame_index")
         if not 0 <= t < v.length:
             raise UnitrackError(f"{where}: frame_index {t} outside 0..{v.length - 1}")
-        cid = _int(r["category_id"], where, "category_id")
-        if cid not in ds.categories:
-            raise UnitrackError(f"{where}: unknown category_id {cid} (categories: {sorted(ds.categories)})")
         score = _number(r["score"], where, "score")
         rle = parse_mask(r["segmentation"], v.height, v.width, where, polygons=False)
         out[vid][t].append(Instance(rle, score, cid))
@@ -588,25 +599,13 @@ def read_results(path: str | Path, ds: VISDataset) -> list[VISTrack]:
     data = _load_json(path)
     if not isinstance(data, list):
         raise UnitrackError(f"{path}: expected a JSON list of tracks (YouTube-VIS results format)")
-    by_id = ds._by_id
     out = []
     for k, r in enumerate(data):
-        where = f"{path}: track {k}"
-        if not isinstance(r, dict):
-            raise UnitrackError(f"{where}: must be an object")
-        for key in ("video_id", "category_id", "score", "segmentations"):
-            if key not in r:
-                raise UnitrackError(f"{where}: missing '{key}'")
-        vid = _int(r["video_id"], where, "video_id")
-        if vid not in ds.all_video_ids:
-            raise UnitrackError(f"{where}: unknown video_id {vid}")
-        if vid not in by_id:
+        entry = _entry(r, ds, f"{path}: track {k}", ("video_id", "category_id", "score", "segmentations"))
+        if entry is None:
             continue
-        v = by_id[vid]
-        where = f"{path}: track {k} (video {vid})"
-        cid = _int(r["category_id"], where, "category_id")
-        if cid not in ds.categories:
-            raise UnitrackError(f"{where}: unknown category_id {cid} (categories: {sorted(ds.categories)})")
+        v, where, cid = entry
+        vid = v.id
         score = _number(r["score"], where, "score")
         segs = r["segmentations"]
         if not isinstance(segs, list) or len(segs) != v.length:
