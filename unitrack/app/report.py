@@ -1131,14 +1131,7 @@ def radar_plot(rows: list[Row], columns: list[ColKey], stem: str | Path, title: 
                     alpha=0.9, marker="o", ms=3)
             if n <= 8:
                 ax.fill(closed, np.nan_to_num(radius), color=cmap(i % cmap.N), alpha=0.06)
-    ax.set_xticks(angles)
-    ax.set_xticklabels(["\n".join(column_parts(c, multi_dataset=False)) for c in columns], fontsize=9)
-    ax.tick_params(axis="x", pad=12)
-    ax.set_ylim(0, n + 0.6)
-    ticks = sorted({1, max(1, (n + 1) // 2), n})
-    ax.set_yticks([n + 1 - t for t in ticks])
-    ax.set_yticklabels([])
-    _ring_labels(ax, ticks, n + 1, len(columns))
+    _rank_axes(ax, angles, columns, n, fontsize=9)
     which = "best of layer3/layer4" if layer == "best" else f"layer{layer}"
     ax.set_title(f"{title}\nrank per task metric ({which}; outer = better)", fontsize=11, pad=30)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False,
@@ -1149,6 +1142,18 @@ def radar_plot(rows: list[Row], columns: list[ColKey], stem: str | Path, title: 
     fig.savefig(svg, bbox_inches="tight")
     plt.close(fig)
     return png, svg
+
+
+def _rank_axes(ax, angles, columns: list, outer: int, fontsize: float) -> None:
+    """Polar axes of a rank radar: one labelled spoke per column, rings for ranks 1 (outermost) … ``outer``."""
+    ax.set_xticks(angles)
+    ax.set_xticklabels(["\n".join(column_parts(c, multi_dataset=False)) for c in columns], fontsize=fontsize)
+    ax.tick_params(axis="x", pad=12)
+    ax.set_ylim(0, outer + 0.6)
+    ticks = sorted({1, max(1, (outer + 1) // 2), outer})
+    ax.set_yticks([outer + 1 - t for t in ticks])
+    ax.set_yticklabels([])
+    _ring_labels(ax, ticks, outer + 1, len(columns))
 
 
 def _ring_labels(ax, ticks: list[int], top: int, n_axes: int) -> None:
@@ -1254,14 +1259,7 @@ def placement_radar(ours: list[Row], paper: list[Row], stem: str | Path, layer: 
                     label=row.label + (" † not comparable" if demo else "")
                     + (f" (= {same})" if same else ""))
             ax.fill(closed, np.nan_to_num(radius(rk)), color=color, alpha=0.08, zorder=4)
-        ax.set_xticks(angles)
-        ax.set_xticklabels(["\n".join(column_parts(c, multi_dataset=False)) for c in axes_cols], fontsize=8.5)
-        ax.tick_params(axis="x", pad=12)
-        ax.set_ylim(0, outer + 0.6)
-        ticks = sorted({1, max(1, (outer + 1) // 2), outer})
-        ax.set_yticks([outer + 1 - t for t in ticks])
-        ax.set_yticklabels([])
-        _ring_labels(ax, ticks, outer + 1, n_ax)
+        _rank_axes(ax, angles, axes_cols, outer, fontsize=8.5)
         ax.grid(alpha=0.4)
         title = (f"{ARCH_NAMES.get(arch, arch)} · {PAPER_TABLE_OF_ARCH.get(arch, '')}: rank among {n} published "
                  f"rows\n({which}; outer ring = 1st)")
