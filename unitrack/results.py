@@ -40,6 +40,9 @@ def fingerprint_key(fp: dict) -> str:
     return sha256_json(keep)
 
 
+_CONTENT_HASHES: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime_ns) → sha256
+
+
 def data_identity(root: str | Path, exclude: list[str | Path] = ()) -> dict[str, Any]:
     """What the data is, independent of where it lies: the relative layout (every file's path and size)
     plus the content hash of every annotation-like file (anything but frames and videos).
@@ -66,16 +69,20 @@ def data_identity(root: str | Path, exclude: list[str | Path] = ()) -> dict[str,
                 continue
             p = Path(dirpath) / fn
             try:
-                size = p.stat().st_size
+                st = p.stat()
             except OSError as e:
                 raise UnitrackError(f"cannot read {p}: {e.strerror}") from None
-            h.update(f"{p.relative_to(root).as_posix()}\0{size}\0".encode())
+            h.update(f"{p.relative_to(root).as_posix()}\0{st.st_size}\0".encode())
             files += 1
             if p.suffix.lower() not in FRAME_SUFFIXES:
-                try:
-                    h.update(sha256_file(p).encode())
-                except OSError as e:
-                    raise UnitrackError(f"cannot read {p}: {e.strerror}") from None
+                # a sweep fingerprints the same data once per cell: hash a file again only when it changed
+                sig = (str(p), st.st_ino, st.st_size, st.st_mtime_ns)
+                if sig not in _CONTENT_HASHES:
+                    try:
+                        _CONTENT_HASHES[sig] = sha256_file(p)
+                    except OSError as e:
+                        raise UnitrackError(f"cannot read {p}: {e.strerror}") from None
+                h.update(_CONTENT_HASHES[sig].encode())
                 hashed += 1
     return {"files": files, "hashed": hashed, "sha256": h.hexdigest()}
 
