@@ -52,20 +52,108 @@ def _feature_device(feats: Sequence[torch.Tensor], device) -> torch.device:
     return torch.device("cpu")
 
 
+def _ragged_points(feats: Sequence[torch.Tensor], device, dtype) -> tuple[torch.Tensor, list[int]]:
+    """List of (C, n_i) → the point-normalised points of all objects stacked (Σn_i, C), and the n_i."""
+    pts = [_as_points(f).to(device=device, dtype=dtype).T for f in feats]
+    return F.normalize(torch.cat(pts), dim=1), [int(p.shape[0]) for p in pts]
+
+
+def _rsm_direction(Q: torch.Tensor, q_sizes: list[int], K: torch.Tensor, k_sizes: list[int], scale: float,
+                   max_elements: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One reconstruction direction of RSM (query objects reconstructed from key objects), on real points only.
+
+    Returns ``(num, norm2)``, both (n_q_objects × n_k_objects): ``num[i, j] = ⟨Q̂_ij, Q_i⟩`` and
+    ``norm2[i, j] = ‖Q̂_ij‖²``, where ``Q̂_ij = A[i-rows, j-cols] · K_j`` and ``A`` is the row softmax of
+    ``scale·Q Kᵀ`` over all key points *including* the zero padding the published algorithm appends to
+    every object up to the widest one of its side. That padding is never materialised:
+
+    * a padded key point has score 0, so it only adds ``e⁰ = 1`` per padded key to each row's softmax
+      normaliser: the softmax over the real keys is rescaled by ``Z/(Z + p)`` (p padded keys);
+    * a padded query point has score 0 with every key: its softmax row is uniform, ``1/K_total``, so it
+      reconstructs to ``Σ_{d∈j} K_d / K_total`` and adds ``‖Σ_{d∈j} K_d‖² / K_total²`` to ``norm2[i, j]``
+      (and nothing to ``num``, its own vector being zero).
+
+    The softmax is the fused kernel (an explicit ``exp`` of the very negative scores that ``scale = 100``
+    produces falls into a slow path for results in the subnormal range). Query points are processed in
+    chunks of at most ``max_elements`` scores. ``‖Q̂_ij‖²`` is ``Σ_s a_sᵀ G_j a_s`` with the Gram matrix
+    ``G_j = K_j K_jᵀ`` when object j has no more points than channels, else from the reconstruction itself.
+    """
+    dev, dtype = Q.device, Q.dtype
+    nq, nk = len(q_sizes), len(k_sizes)
+    C = K.shape[1]
+    n_keys = K.shape[0]
+    k_total = nk * max(k_sizes)  # key points of the padded layout
+    k_pad = k_total - n_keys
+    k_starts = [0]
+    for m in k_sizes:
+        k_starts.append(k_starts[-1] + m)
+    uniform = len(set(k_sizes)) == 1
+    m0 = k_sizes[0]
+    if uniform:
+        Kb = K.view(nk, m0, C)
+        aux = torch.bmm(Kb, Kb.transpose(1, 2)) if m0 <= C else Kb  # Gram matrices or the points
+    else:
+        aux = [K[a:b] @ K[a:b].T if (b - a) <= C else K[a:b] for a, b in zip(k_starts[:-1], k_starts[1:])]
+    q_obj = torch.repeat_interleave(torch.arange(nq, device=dev), torch.tensor(q_sizes, device=dev))
+    num = torch.zeros(nq, nk, device=dev, dtype=dtype)
+    norm2 = torch.zeros(nq, nk, device=dev, dtype=dtype)
+    step = max(1, max_elements // max(1, n_keys))
+    for r0 in range(0, Q.shape[0], step):
+        r1 = min(Q.shape[0], r0 + step)
+        x = (Q[r0:r1] @ K.T).mul_(scale)  # (R, n_keys) scaled scores
+        A = torch.softmax(x, dim=1)
+        if k_pad:
+            top, idx = x.max(1)
+            a_top = A.gather(1, idx[:, None])[:, 0]  # = 1 / Σ exp(x − top)
+            # Z_real / (Z_real + p) = 1 / (1 + p · e^{−top} · a_top), in float64 (e^{−top} may exceed float32)
+            f = 1.0 / (1.0 + k_pad * torch.exp(-top.double()) * a_top.double())
+            if bool((f != 1.0).any()):
+                A.mul_(f.to(dtype)[:, None])
+        W = x.mul_(A)  # A ⊙ x (x is not needed any more)
+        R = r1 - r0
+        if uniform:
+            c_num = W.view(R, nk, m0).sum(2)
+            Aj = A.view(R, nk, m0).transpose(0, 1)  # (nk, R, m0)
+            if m0 <= C:
+                c_nrm = torch.bmm(Aj, aux).mul_(Aj).sum(2).T
+            else:
+                c_nrm = torch.bmm(Aj, aux).pow_(2).sum(2).T
+        else:
+            c_num = torch.empty(R, nk, device=dev, dtype=dtype)
+            c_nrm = torch.empty(R, nk, device=dev, dtype=dtype)
+            for j, (a, b) in enumerate(zip(k_starts[:-1], k_starts[1:])):
+                aj = A[:, a:b]
+                c_num[:, j] = W[:, a:b].sum(1)
+                if (b - a) <= C:
+                    c_nrm[:, j] = (aj @ aux[j]).mul_(aj).sum(1)
+                else:
+                    c_nrm[:, j] = (aj @ aux[j]).pow_(2).sum(1)
+        del x, A, W
+        num.index_add_(0, q_obj[r0:r1], c_num)
+        norm2.index_add_(0, q_obj[r0:r1], c_nrm)
+    num /= scale
+    q_pad = max(q_sizes) - torch.tensor(q_sizes, device=dev, dtype=dtype)
+    if bool((q_pad > 0).any()):
+        k_sum = torch.stack([K[a:b].sum(0) for a, b in zip(k_starts[:-1], k_starts[1:])])  # (nk, C)
+        norm2 += q_pad[:, None] * (k_sum.pow(2).sum(1) / float(k_total) ** 2)[None, :]
+    return num, norm2
+
+
 @torch.no_grad()
 def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tensor], inv_temp: float = 100.0,
              device: str | torch.device | None = None, max_elements: int = 1 << 24) -> np.ndarray:
     """Reconstruction Similarity Metric cost ``1 − RSM`` for ALL track × detection pairs (docs/protocol.md §4.4.1).
 
-    ``track_feats[i]`` is ``C×n_i`` (or ``C×h×w``), ``det_feats[j]`` is ``C×m_j``. Objects are
-    zero-padded to the widest one of their side, point vectors L2-normalised, ``S = T Dᵀ`` over all
-    points of all objects; the t←d reconstruction uses the row softmax of ``inv_temp·S`` (over all
-    detection points), the d←t one the column softmax (over all track points), each pair's
-    sub-block is used without renormalisation, and RSM = ½(cos(T̂_ij, T_i) + cos(D̂_ji, D_j)) on the
-    flattened maps. The reconstructions are never materialised: with ``A`` a softmax block,
-    ``⟨T̂, T⟩ = Σ A ⊙ S`` and ``‖T̂‖² = Σ_s a_sᵀ G a_s`` with ``G`` the other side's Gram matrix (or the
-    reconstruction itself when points outnumber channels). Work is chunked over tracks so that no
-    intermediate exceeds ``max_elements`` (or one track's share when that alone is larger); runs on ``device`` (default: the features' device).
+    ``track_feats[i]`` is ``C×n_i`` (or ``C×h×w``), ``det_feats[j]`` is ``C×m_j``. The published algorithm
+    zero-pads objects to the widest one of their side, L2-normalises point vectors, forms ``S = T Dᵀ`` over
+    all points of all objects; the t←d reconstruction uses the row softmax of ``inv_temp·S`` (over all
+    detection points), the d←t one the column softmax (over all track points), each pair's sub-block is used
+    without renormalisation, and RSM = ½(cos(T̂_ij, T_i) + cos(D̂_ji, D_j)) on the flattened maps.
+
+    Computed exactly that way but on the real points only (the padding's effect on the softmaxes and
+    norms is added in closed form, see :func:`_rsm_direction`), with the reconstructions never
+    materialised: ``⟨T̂, T⟩ = Σ A ⊙ S`` and ``‖T̂‖² = Σ_s a_sᵀ G a_s``. Work is chunked over query points
+    so that no score block exceeds ``max_elements``; runs on ``device`` (default: the features' device).
     Returns an ``N×M`` float64 numpy array (empty if N or M is 0).
     """
     N, M = len(track_feats), len(det_feats)
@@ -73,75 +161,21 @@ def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tens
         return np.zeros((N, M), dtype=np.float64)
     dev = _feature_device(list(track_feats) + list(det_feats), device)
     dtype = torch.float32
-    T = _pad_points(track_feats, dev, dtype)  # (N, nt, C)
-    D = _pad_points(det_feats, dev, dtype)  # (M, nd, C)
-    if T.shape[2] != D.shape[2]:
-        raise ValueError(f"rsm_cost: tracks have {T.shape[2]} channels, detections {D.shape[2]}")
-    nt, nd, C = T.shape[1], D.shape[1], T.shape[2]
-    Tf = T.reshape(N * nt, C)
-    Df = D.reshape(M * nd, C)
-    t_norm = T.pow(2).sum((1, 2)).sqrt().clamp_min(1e-12)  # ‖vec T_i‖ (N,)
-    d_norm = D.pow(2).sum((1, 2)).sqrt().clamp_min(1e-12)
-    gram_d = torch.bmm(D, D.transpose(1, 2)) if nd <= C else None  # (M, nd, nd)
-
-    per_track = nt * M * nd
-    chunk = max(1, min(N, max_elements // max(per_track, 1)))
-    starts = list(range(0, N, chunk))
+    T, t_sizes = _ragged_points(track_feats, dev, dtype)
+    D, d_sizes = _ragged_points(det_feats, dev, dtype)
+    if T.shape[1] != D.shape[1]:
+        raise ValueError(f"rsm_cost: tracks have {T.shape[1]} channels, detections {D.shape[1]}")
+    if min(t_sizes) == 0 or min(d_sizes) == 0:
+        raise ValueError("rsm_cost: an object feature has no points")
+    t_obj = torch.repeat_interleave(torch.arange(N, device=dev), torch.tensor(t_sizes, device=dev))
+    d_obj = torch.repeat_interleave(torch.arange(M, device=dev), torch.tensor(d_sizes, device=dev))
+    t_norm = torch.zeros(N, device=dev).index_add_(0, t_obj, T.pow(2).sum(1)).sqrt().clamp_min(1e-12)  # ‖vec T_i‖
+    d_norm = torch.zeros(M, device=dev).index_add_(0, d_obj, D.pow(2).sum(1)).sqrt().clamp_min(1e-12)
     scale = float(inv_temp)
-
-    # column-wise softmax normaliser (over ALL track points) for the d←t direction; with several
-    # chunks it needs a first pass over all of them (the affinity is recomputed in the second pass)
-    S_one = None
-    col_lse = None
-    for s0 in starts:
-        S = (Tf[s0 * nt:(s0 + chunk) * nt] @ Df.T).mul_(scale)
-        lse = torch.logsumexp(S, dim=0)
-        col_lse = lse if col_lse is None else torch.logaddexp(col_lse, lse)
-        if len(starts) == 1:
-            S_one = S
-        del S
-
-    cos_td = torch.empty(N, M, device=dev, dtype=dtype)
-    cos_dt = torch.empty(N, M, device=dev, dtype=dtype)
-    for s0 in starts:
-        Tc = T[s0:s0 + chunk]
-        n_c = Tc.shape[0]
-        if S_one is not None:
-            S, S_one = S_one, None
-        else:
-            S = (Tc.reshape(n_c * nt, C) @ Df.T).mul_(scale)  # (n_c nt, M nd), scaled
-        # Two S-sized work buffers (P, W) are reused in place: on the CPU the cost is dominated by
-        # memory passes over these tensors, not by arithmetic.
-        # d←t: P = column softmax (over all track points); layout (i, s, j·d)
-        P = torch.sub(S, col_lse[None, :]).exp_()
-        W = torch.mul(P, S)
-        num_dt = W.view(n_c, nt, M, nd).sum((1, 3)) / scale  # ⟨D̂_ji, D_j⟩
-        if nt <= C:  # ‖D̂_ji‖² = Σ_d p_dᵀ G_T p_d with G_T = T_i T_iᵀ
-            Pv = P.view(n_c, nt, M * nd)
-            torch.bmm(torch.bmm(Tc, Tc.transpose(1, 2)), Pv, out=W.view(n_c, nt, M * nd))
-            nd2 = W.mul_(P).view(n_c, nt, M, nd).sum((1, 3))
-        else:
-            Dhat = torch.einsum("isx,isc->ixc", P.view(n_c, nt, M * nd), Tc)  # (n_c, M·nd, C)
-            nd2 = Dhat.pow(2).view(n_c, M, nd * C).sum(2)
-            del Dhat
-        # t←d: A = row softmax (over all detection points of all detections), written into P
-        torch.sub(S, S.amax(1, keepdim=True), out=P).exp_()
-        P.div_(P.sum(1, keepdim=True))
-        num_td = torch.mul(P, S, out=W).view(n_c, nt, M, nd).sum((1, 3)) / scale  # ⟨T̂_ij, T_i⟩
-        del S
-        Aj = W.view(M, n_c * nt, nd)
-        Aj.copy_(P.view(n_c * nt, M, nd).transpose(0, 1))  # (M, n_c·nt, nd): batched over j
-        if gram_d is not None:  # ‖T̂_ij‖² = Σ_s a_sᵀ G_D a_s with G_D = D_j D_jᵀ
-            B = torch.bmm(Aj, gram_d, out=P.view(M, n_c * nt, nd))
-            nt2 = B.mul_(Aj).sum(2).view(M, n_c, nt).sum(2).T
-        else:
-            That = torch.bmm(Aj, D)  # (M, n_c·nt, C)
-            nt2 = That.pow(2).sum(2).view(M, n_c, nt).sum(2).T
-            del That
-        del P, W, Aj
-        sl = slice(s0, s0 + n_c)
-        cos_td[sl] = num_td / (nt2.clamp_min(0).sqrt().clamp_min(1e-12) * t_norm[sl, None])
-        cos_dt[sl] = num_dt / (nd2.clamp_min(0).sqrt().clamp_min(1e-12) * d_norm[None, :])
+    num_td, nt2 = _rsm_direction(T, t_sizes, D, d_sizes, scale, max_elements)
+    num_dt, nd2 = _rsm_direction(D, d_sizes, T, t_sizes, scale, max_elements)
+    cos_td = num_td / (nt2.clamp_min(0).sqrt().clamp_min(1e-12) * t_norm[:, None])
+    cos_dt = (num_dt / (nd2.clamp_min(0).sqrt().clamp_min(1e-12) * d_norm[:, None])).T
     cost = 1.0 - 0.5 * (cos_td + cos_dt)
     return cost.double().cpu().numpy()
 
