@@ -174,6 +174,14 @@ def test_rsm_batched_equals_pairloop_variable_sizes():
     tracks = [torch.randn(6, n, generator=g) for n in (12, 3)]
     dets = [torch.randn(6, n, generator=g) for n in (10, 7, 1)]
     np.testing.assert_allclose(rsm_cost(tracks, dets, inv_temp=7.0), _rsm_cost_pairloop(tracks, dets, 7.0), atol=2e-6)
+    # post-ReLU-like features (cosines near 1, scores far below the row maximum), tracks of mixed size
+    # against equal-size detections (the batched key path), chunks that split an object's points
+    tracks = [torch.rand(64, n, generator=g) for n in (40, 3, 17, 40)]
+    dets = [torch.rand(64, 40, generator=g) for _ in range(3)]
+    ref = _rsm_cost_pairloop(tracks, dets)
+    np.testing.assert_allclose(rsm_cost(tracks, dets), ref, atol=2e-6)
+    np.testing.assert_allclose(rsm_cost(tracks, dets, max_elements=7 * 120), ref, atol=2e-6)
+    np.testing.assert_allclose(rsm_cost(dets, tracks), _rsm_cost_pairloop(dets, tracks), atol=2e-6)
     # C×h×w maps are flattened like C×n
     t = torch.randn(16, 4, 10, generator=g)
     d = torch.randn(16, 4, 10, generator=g)
