@@ -84,7 +84,19 @@ def test_time_dimension_is_folded_into_the_batch(r18):
 
 def test_amp_is_ignored_on_cpu_and_recorded(r18):
     fe = FeatureExtractor(r18, device="cpu", amp=True)
-    assert fe.amp_dtype is None and fe.fingerprint()["precision"] == "fp32" and not fe.channels_last
+    assert fe.amp_dtype is None and fe.fingerprint()["precision"] == "fp32"
+
+
+def test_resnets_run_channels_last_by_default_with_the_same_features(r18):
+    x = FeatureExtractor(r18, device="cpu").normalize(frames(2, 64, 96))
+    nhwc = FeatureExtractor(r18, device="cpu")
+    nchw = FeatureExtractor(r18, device="cpu", channels_last=False)
+    assert nhwc.channels_last and not nchw.channels_last
+    assert nhwc.fingerprint()["channels_last"] and not nchw.fingerprint()["channels_last"]
+    a, b = nhwc(x), nchw(x)
+    assert a.is_contiguous() and b.is_contiguous()
+    assert (a - b).abs().max() <= 1e-5 * b.abs().max()
+    assert nhwc._backbone_key() != nchw._backbone_key()  # cached features are not shared across layouts
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

