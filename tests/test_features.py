@@ -169,3 +169,22 @@ def test_vit_through_the_extractor(tmp_path):
     fe = FeatureExtractor(bb, device="cpu", batch_size=2)
     y = fe.extract(frames(3, 44, 60))
     assert y.shape == (3, 384, 6, 8)
+
+
+def test_cpu_forwards_are_capped_by_pixels(r18):
+    x = FeatureExtractor(r18, device="cpu").normalize(frames(5, 64, 96))
+    whole = FeatureExtractor(r18, device="cpu", batch_size=8)
+    whole.cpu_pixels_per_forward = 10**9
+    capped = FeatureExtractor(r18, device="cpu", batch_size=8)
+    capped.cpu_pixels_per_forward = 2 * 64 * 96 + 1  # two frames per forward
+    sizes = []
+    hook = r18.register_forward_pre_hook(lambda m, inp: sizes.append(inp[0].shape[0]))
+    try:
+        a = whole(x)
+        n_whole = list(sizes)
+        sizes.clear()
+        b = capped(x)
+    finally:
+        hook.remove()
+    assert n_whole == [5] and sizes == [2, 2, 1]
+    assert (a - b).abs().max() <= 1e-5 * a.abs().max()
