@@ -235,6 +235,27 @@ def test_head_on_demo_end_to_end(demo_run, demo_root):
     assert again.metrics == pytest.approx(r.metrics)
 
 
+def test_feature_cache_letterboxed_frames(demo_run, demo_root, tmp_path):
+    """With common.feature_cache, the letterboxed frames' features are cached: the same tracks as without
+    the cache, and a re-run with other association parameters reads every frame from the cache."""
+    from unitrack.api import evaluate
+
+    cache = tmp_path / "cache"
+    kw = dict(out=tmp_path / "res", device="cpu", img_size=[256, 192], sets=[f"common.feature_cache={cache}"])
+    first = evaluate("mot", "random_r18", demo_root / "mot", asso_with_motion=True, **kw)
+    entries = sorted(cache.rglob("*.pt"))
+    assert len(entries) == 24  # one per frame
+    assert first.metrics == pytest.approx(demo_run.metrics, abs=1e-12)
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    second = evaluate("mot", "random_r18", demo_root / "mot", asso_with_motion=False, **kw)
+    assert sorted(cache.rglob("*.pt")) == entries and [p.stat().st_mtime_ns for p in entries] == stamps
+    assert second.metrics["IDF1"] != first.metrics["IDF1"] or second.metrics["IDSW"] != first.metrics["IDSW"]
+    # another canvas size is another cache entry (the letterbox is part of the key)
+    evaluate("mot", "random_r18", demo_root / "mot", asso_with_motion=True,
+             **{**kw, "img_size": [192, 128], "out": tmp_path / "res2"})
+    assert len(list(cache.rglob("*.pt"))) == 48
+
+
 def test_appearance_beats_motion_only_and_iou_only(demo_run, demo_root, tmp_path):
     """Acceptance: with the demo's detections, RSM appearance + motion > motion-only > IoU-only (IDF1).
 

@@ -42,6 +42,17 @@ def read_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
     return img
 
 
+def image_hw(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image file from its header (no decoding)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.height), int(im.width)
+    except (OSError, ValueError) as e:
+        raise UnitrackError(f"cannot read image {path} ({e})") from None
+
+
 class FeatureExtractor:
     """Run a frozen :class:`~unitrack.backbones.Backbone` over frames in batches under ``inference_mode``.
 
@@ -172,20 +183,29 @@ class FeatureExtractor:
         return sha256_json({"v": CACHE_VERSION, "backbone": fp, "precision": self.fingerprint()["precision"],
                             "channels_last": self.channels_last})[:24]
 
-    def _frame_key(self, path: Path, size: tuple[int, int] | None) -> str:
+    def _frame_key(self, path: Path, size: tuple[int, int] | None, letterbox: tuple[int, int] | None = None) -> str:
         st = path.stat()
-        return sha256_json({"path": str(path.resolve()), "mtime_ns": st.st_mtime_ns, "bytes": st.st_size,
-                            "size": list(size) if size else None})[:32]
+        key = {"path": str(path.resolve()), "mtime_ns": st.st_mtime_ns, "bytes": st.st_size,
+               "size": list(size) if size else None}
+        if letterbox is not None:
+            key["letterbox"] = [int(v) for v in letterbox]
+        return sha256_json(key)[:32]
 
-    def cache_path(self, path: str | Path, size: tuple[int, int] | None = None) -> Path:
+    def cache_path(self, path: str | Path, size: tuple[int, int] | None = None,
+                   letterbox: tuple[int, int] | None = None) -> Path:
         """Where the cached features of one frame live (requires ``cache_dir``)."""
         if self.cache_dir is None:
             raise UnitrackError("feature cache is off (no cache_dir)")
         p = Path(path)
-        return self.cache_dir / self._backbone_key() / f"{self._frame_key(p, size)}.pt"
+        return self.cache_dir / self._backbone_key() / f"{self._frame_key(p, size, letterbox)}.pt"
 
-    def from_files(self, paths: Sequence[str | Path], size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Read frames (OpenCV, BGR→RGB), optionally resize to ``size=(W, H)``, return ``N×C×h×w`` features."""
+    def from_files(self, paths: Sequence[str | Path], size: tuple[int, int] | None = None,
+                   letterbox: tuple[int, int] | None = None) -> torch.Tensor:
+        """Read frames (OpenCV, BGR→RGB), optionally resize to ``size=(W, H)`` or letterbox them onto a
+        ``letterbox=(W, H)`` canvas (aspect kept, grey padding: the MOT input, docs/protocol.md §4.1.1),
+        return ``N×C×h×w`` features (through the feature cache when ``cache_dir`` is set)."""
+        if size is not None and letterbox is not None:
+            raise UnitrackError("from_files: give size or letterbox, not both")
         paths = [Path(p) for p in paths]
         if not paths:
             raise UnitrackError("no frame files given")
@@ -193,8 +213,8 @@ class FeatureExtractor:
             if not p.is_file():
                 raise UnitrackError(f"frame file not found: {p}")
         if self.cache_dir is None:
-            return self._compute(paths, size)
-        cpaths = [self.cache_path(p, size) for p in paths]
+            return self._compute(paths, size, letterbox)
+        cpaths = [self.cache_path(p, size, letterbox) for p in paths]
         feats: list[torch.Tensor | None] = [None] * len(paths)
         todo = []
         for i, cp in enumerate(cpaths):
@@ -214,7 +234,7 @@ class FeatureExtractor:
             todo.append(i)
         self.cache_misses += len(todo)
         if todo:
-            new = self._compute([paths[i] for i in todo], size)
+            new = self._compute([paths[i] for i in todo], size, letterbox)
             for j, i in enumerate(todo):
                 f = new[j].detach().to("cpu").clone()
                 self._write_cache(cpaths[i], f)
@@ -224,10 +244,19 @@ class FeatureExtractor:
             raise UnitrackError(f"frames of different sizes cannot be batched: feature shapes {sorted(shapes)}")
         return torch.stack(feats).to(self.device)  # type: ignore[arg-type]
 
-    def _compute(self, paths: list[Path], size: tuple[int, int] | None) -> torch.Tensor:
+    def _compute(self, paths: list[Path], size: tuple[int, int] | None,
+                 letterbox: tuple[int, int] | None = None) -> torch.Tensor:
         outs = []
+        if letterbox is not None:
+            from unitrack.association.objfeat import letterbox as _letterbox
+
+            def read(p: Path) -> np.ndarray:
+                return _letterbox(read_rgb(p), (int(letterbox[0]), int(letterbox[1])))[0]
+        else:
+            def read(p: Path) -> np.ndarray:
+                return read_rgb(p, size)
         for i in range(0, len(paths), self.batch_size):
-            chunk = [read_rgb(p, size) for p in paths[i:i + self.batch_size]]
+            chunk = [read(p) for p in paths[i:i + self.batch_size]]
             shapes = {f.shape for f in chunk}
             if len(shapes) != 1:
                 raise UnitrackError(f"frames of different sizes cannot be batched ({paths[i]} …): {sorted(shapes)}; "
@@ -260,13 +289,8 @@ def frame_features(extractor, paths: list[Path], batch_size: int) -> Iterator[tu
     bs = max(1, int(batch_size))
     chunks = [paths[i:i + bs] for i in range(0, len(paths), bs)]
     if getattr(extractor, "cache_dir", None) is not None:
-        from PIL import Image
-
         for chunk in chunks:
-            sizes = []
-            for p in chunk:
-                with Image.open(p) as im:
-                    sizes.append((im.height, im.width))
+            sizes = [image_hw(p) for p in chunk]
             feats = extractor.from_files(chunk)
             for k, hw in enumerate(sizes):
                 yield hw, feats[k]

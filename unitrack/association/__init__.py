@@ -39,6 +39,7 @@ from unitrack.association.kalman import CHI2INV95, KalmanBoxFilter
 from unitrack.association.objfeat import (
     box_features,
     letterbox,
+    letterbox_geometry,
     mask2box,
     mask_features,
     remove_duplicated_boxes,
@@ -77,6 +78,7 @@ __all__ = [
     "fuse_motion",
     "iou_cost",
     "letterbox",
+    "letterbox_geometry",
     "mask2box",
     "mask_features",
     "remove_duplicated_boxes",

@@ -25,6 +25,7 @@ __all__ = [
     "SKELETON_TRUNK",
     "box_features",
     "letterbox",
+    "letterbox_geometry",
     "mask2box",
     "mask_features",
     "remove_duplicated_boxes",
@@ -58,6 +59,14 @@ def tlwh_to_xyah(tlwh: np.ndarray) -> np.ndarray:
     return b
 
 
+def letterbox_geometry(hw: tuple[int, int], size: tuple[int, int] = (1088, 608)) -> tuple[float, tuple[float, float]]:
+    """``(ratio, (dw, dh))`` of :func:`letterbox` for an image of ``hw = (height, width)``, without the image."""
+    H, W = int(hw[0]), int(hw[1])
+    width, height = size
+    ratio = min(float(height) / H, float(width) / W)
+    return ratio, ((width - round(W * ratio)) / 2, (height - round(H * ratio)) / 2)
+
+
 def letterbox(img: np.ndarray, size: tuple[int, int] = (1088, 608),
               color: tuple[float, float, float] = (127.5, 127.5, 127.5)) -> tuple[np.ndarray, float, tuple[float, float]]:
     """Resize keeping the aspect (``INTER_AREA``) and pad to ``size`` = (width, height) (docs/protocol.md §4.1.1).
@@ -70,9 +79,8 @@ def letterbox(img: np.ndarray, size: tuple[int, int] = (1088, 608),
 
     H, W = img.shape[:2]
     width, height = size
-    ratio = min(float(height) / H, float(width) / W)
+    ratio, (dw, dh) = letterbox_geometry((H, W), size)
     new_w, new_h = round(W * ratio), round(H * ratio)
-    dw, dh = (width - new_w) / 2, (height - new_h) / 2
     resized = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_AREA)
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
