@@ -59,7 +59,7 @@ def _ragged_points(feats: Sequence[torch.Tensor], device, dtype) -> tuple[torch.
 
 
 def _rsm_direction(Q: torch.Tensor, q_sizes: list[int], K: torch.Tensor, k_sizes: list[int], scale: float,
-                   max_elements: int) -> tuple[torch.Tensor, torch.Tensor]:
+                   max_elements: int, scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One reconstruction direction of RSM (query objects reconstructed from key objects), on real points only.
 
     Returns ``(num, norm2)``, both (n_q_objects × n_k_objects): ``num[i, j] = ⟨Q̂_ij, Q_i⟩`` and
@@ -77,6 +77,7 @@ def _rsm_direction(Q: torch.Tensor, q_sizes: list[int], K: torch.Tensor, k_sizes
     produces falls into a slow path for results in the subnormal range). Query points are processed in
     chunks of at most ``max_elements`` scores. ``‖Q̂_ij‖²`` is ``Σ_s a_sᵀ G_j a_s`` with the Gram matrix
     ``G_j = K_j K_jᵀ`` when object j has no more points than channels, else from the reconstruction itself.
+    ``scores``: the whole scaled score matrix ``scale·Q Kᵀ`` when the caller has it (it is overwritten).
     """
     dev, dtype = Q.device, Q.dtype
     nq, nk = len(q_sizes), len(k_sizes)
@@ -97,10 +98,10 @@ def _rsm_direction(Q: torch.Tensor, q_sizes: list[int], K: torch.Tensor, k_sizes
     q_obj = torch.repeat_interleave(torch.arange(nq, device=dev), torch.tensor(q_sizes, device=dev))
     num = torch.zeros(nq, nk, device=dev, dtype=dtype)
     norm2 = torch.zeros(nq, nk, device=dev, dtype=dtype)
-    step = max(1, max_elements // max(1, n_keys))
+    step = Q.shape[0] if scores is not None else max(1, max_elements // max(1, n_keys))
     for r0 in range(0, Q.shape[0], step):
         r1 = min(Q.shape[0], r0 + step)
-        x = (Q[r0:r1] @ K.T).mul_(scale)  # (R, n_keys) scaled scores
+        x = scores if scores is not None else (Q[r0:r1] @ K.T).mul_(scale)  # (R, n_keys) scaled scores
         A = torch.softmax(x, dim=1)
         if k_pad:
             top, idx = x.max(1)
@@ -152,8 +153,9 @@ def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tens
 
     Computed exactly that way but on the real points only (the padding's effect on the softmaxes and
     norms is added in closed form, see :func:`_rsm_direction`), with the reconstructions never
-    materialised: ``⟨T̂, T⟩ = Σ A ⊙ S`` and ``‖T̂‖² = Σ_s a_sᵀ G a_s``. Work is chunked over query points
-    so that no score block exceeds ``max_elements``; runs on ``device`` (default: the features' device).
+    materialised: ``⟨T̂, T⟩ = Σ A ⊙ S`` and ``‖T̂‖² = Σ_s a_sᵀ G a_s``. When ``S`` has at most
+    ``max_elements`` entries it is computed once for both directions, else each direction is chunked over
+    its query points so that no score block exceeds that; runs on ``device`` (default: the features' device).
     Returns an ``N×M`` float64 numpy array (empty if N or M is 0).
     """
     N, M = len(track_feats), len(det_feats)
@@ -172,8 +174,14 @@ def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tens
     t_norm = torch.zeros(N, device=dev).index_add_(0, t_obj, T.pow(2).sum(1)).sqrt().clamp_min(1e-12)  # ‖vec T_i‖
     d_norm = torch.zeros(M, device=dev).index_add_(0, d_obj, D.pow(2).sum(1)).sqrt().clamp_min(1e-12)
     scale = float(inv_temp)
-    num_td, nt2 = _rsm_direction(T, t_sizes, D, d_sizes, scale, max_elements)
-    num_dt, nd2 = _rsm_direction(D, d_sizes, T, t_sizes, scale, max_elements)
+    if T.shape[0] * D.shape[0] <= max_elements:  # one score matrix serves both directions
+        S = (T @ D.T).mul_(scale)
+        num_dt, nd2 = _rsm_direction(D, d_sizes, T, t_sizes, scale, max_elements, scores=S.T.contiguous())
+        num_td, nt2 = _rsm_direction(T, t_sizes, D, d_sizes, scale, max_elements, scores=S)
+        del S
+    else:
+        num_td, nt2 = _rsm_direction(T, t_sizes, D, d_sizes, scale, max_elements)
+        num_dt, nd2 = _rsm_direction(D, d_sizes, T, t_sizes, scale, max_elements)
     cos_td = num_td / (nt2.clamp_min(0).sqrt().clamp_min(1e-12) * t_norm[:, None])
     cos_dt = (num_dt / (nd2.clamp_min(0).sqrt().clamp_min(1e-12) * d_norm[:, None])).T
     cost = 1.0 - 0.5 * (cos_td + cos_dt)
