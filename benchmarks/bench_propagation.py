@@ -5,7 +5,8 @@ ResNet-50 (1024) layer3; context = first frame + n short-term frames (n = 5 and 
 radius 12, 3 label channels. Values of the features do not change the cost, so they are random unit
 vectors. Each measurement runs in a fresh subprocess so that the peak RSS (CPU) or the peak CUDA
 allocation belongs to that method alone; "extra peak" = peak during propagation − memory held before
-it (inputs). Prints a table and the ratios naive / ours. A naive configuration whose dense affinity
+it (inputs). Prints a table with the backbone's time per 480p frame (random-init ResNet-18 / -50 at
+layer 3, one frame per forward), ours / backbone, and the ratios naive / ours. A naive configuration whose dense affinity
 would not fit in half of the available memory is skipped and its estimated size is shown instead.
 
     python benchmarks/bench_propagation.py                 # CPU, 1 target frame per configuration
@@ -91,6 +92,30 @@ def _worker(method: str, channels: int, n_context: int, frames: int, device: str
     return {"time_s": min(times), "cpu_s": min(cpu), "extra_peak_mb": max(0, peak) / 2**20}
 
 
+def _backbone_worker(channels: int, device: str, threads: int) -> dict:
+    """Seconds per 480p frame of the matching random-init backbone (ResNet-18 / -50, layer 3, stride 8)."""
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    from unitrack.backbones import build_backbone
+    from unitrack.features import FeatureExtractor
+
+    name = {256: "random_r18", 1024: "random_r50"}[channels]
+    ex = FeatureExtractor(build_backbone(name, seed=0), device=device, batch_size=1)
+    x = torch.randn(1, 3, H * 8, W * 8 - 2)  # 480×854
+    ex(x)  # warm-up
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        y = ex(x)
+        if ex.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    assert tuple(y.shape[-2:]) == (H, W), y.shape
+    return {"time_s": min(times), "backbone": name}
+
+
 def _run(method, channels, n_context, frames, device, budget, threads) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, str(channels), str(n_context), str(frames), device,
            str(budget), str(threads)]
@@ -110,16 +135,20 @@ def main() -> int:
     a = ap.parse_args()
     if a.worker:
         m, c, n, f, d, b, th = a.worker
-        print(json.dumps(_worker(m, int(c), int(n), int(f), d, float(b), int(th))))
+        if m == "backbone":
+            print(json.dumps(_backbone_worker(int(c), d, int(th))))
+        else:
+            print(json.dumps(_worker(m, int(c), int(n), int(f), d, float(b), int(th))))
         return 0
     rows = []
     print(f"label propagation at 480p ({W}x{H} cells), k=10, radius 12, device {a.device}, "
           f"budget {a.budget_mb:.0f} MiB, {a.frames} target frame(s), threads {a.threads or 'default'}")
-    cols = ("features", "n", "ours s", "ours cpu-s", "ours MiB", "naive s", "naive cpu-s", "naive MiB",
-            "time x", "cpu x", "mem x")
-    widths = (14, 4, 9, 11, 10, 9, 12, 11, 8, 7, 8)
+    cols = ("features", "n", "backbone s", "ours s", "ours/bb", "ours cpu-s", "ours MiB", "naive s", "naive cpu-s",
+            "naive MiB", "time x", "cpu x", "mem x")
+    widths = (14, 4, 11, 9, 9, 11, 10, 9, 12, 11, 8, 7, 8)
     print("".join(c.rjust(wd) if i else c.ljust(wd) for i, (c, wd) in enumerate(zip(cols, widths))))
     for name, channels in (("ResNet-18 l3", 256), ("ResNet-50 l3", 1024)):
+        bb = _run("backbone", channels, 0, 1, a.device, a.budget_mb, a.threads)
         for n in (5, 20):
             ours = _run("ours", channels, n, a.frames, a.device, a.budget_mb, a.threads)
             dense_bytes = (H * W) ** 2 * (n + 1) * 4 + channels * H * W * (n + 1) * 4
@@ -127,7 +156,9 @@ def main() -> int:
                 naive = {"error": f"skipped: dense affinity needs ~{dense_bytes / 2**30:.1f} GiB"}
             else:
                 naive = _run("naive", channels, n, a.frames, a.device, a.budget_mb, a.threads)
-            row = {"features": name, "channels": channels, "n_context": n, "ours": ours, "naive": naive}
+            row = {"features": name, "channels": channels, "n_context": n, "backbone": bb, "ours": ours, "naive": naive}
+            if "error" not in ours and "error" not in bb:
+                row["ours_over_backbone"] = ours["time_s"] / bb["time_s"]
             if "error" not in ours and "error" not in naive:
                 row["time_ratio"] = naive["time_s"] / ours["time_s"]
                 row["cpu_ratio"] = naive["cpu_s"] / max(ours["cpu_s"], 1e-9)
@@ -137,12 +168,13 @@ def main() -> int:
             def cell(r, k, f):
                 return f.format(r[k]) if k in r else "-"
 
-            vals = (name, str(n), cell(ours, "time_s", "{:.2f}"), cell(ours, "cpu_s", "{:.2f}"),
+            vals = (name, str(n), cell(bb, "time_s", "{:.3f}"), cell(ours, "time_s", "{:.3f}"),
+                    cell(row, "ours_over_backbone", "{:.2f}"), cell(ours, "cpu_s", "{:.2f}"),
                     cell(ours, "extra_peak_mb", "{:.0f}"), cell(naive, "time_s", "{:.2f}"),
                     cell(naive, "cpu_s", "{:.2f}"), cell(naive, "extra_peak_mb", "{:.0f}"),
                     cell(row, "time_ratio", "{:.2f}"), cell(row, "cpu_ratio", "{:.2f}"), cell(row, "mem_ratio", "{:.1f}"))
             line = "".join(v.rjust(wd) if i else v.ljust(wd) for i, (v, wd) in enumerate(zip(vals, widths)))
-            for r, who in ((ours, "ours"), (naive, "naive")):
+            for r, who in ((bb, "backbone"), (ours, "ours"), (naive, "naive")):
                 if "error" in r:
                     line += f"   {who}: {r['error']}"
             print(line, flush=True)
