@@ -114,6 +114,7 @@ class SOTTask(Task):
         demo_subdir='otb',
         demo_writer=write_otb,
         demo_stream=101,
+        demo_frames=12,  # three 520² crops per frame make SOT the dearest demo task: shorter sequences
         viz_loader=viz_sequences,
         variants=('xcorr', 'dcf'),
         paper_dataset='OTB-2015',

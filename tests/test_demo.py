@@ -72,6 +72,8 @@ def test_manifest_and_readme(tiny, manifest):
         "tasks": list(TASK_SUBDIRS),
         "num_sequences": N,
         "num_frames": T,
+        "per_task_frames": False,  # num_frames was given: every task gets T frames
+        "frames": {task: T for task in TASK_SUBDIRS},
         "size": [W, H],
     }
     assert set(manifest["sequences"]) == set(TASK_SUBDIRS)
@@ -341,6 +343,12 @@ def test_default_demo_cached_and_mot_boxes_pass_output_filter(default_demo, monk
     assert default_demo.name == f"{DEMO_VERSION}-seed0"
     m = json.loads((default_demo / "manifest.json").read_text())
     assert m["args"]["size"] == list(demo.DEFAULT_SIZE) and m["args"]["num_frames"] == demo.DEFAULT_NUM_FRAMES
+    # the default demo gives SOT (three 520² crops per frame) shorter sequences, every other task 20 frames
+    assert m["args"]["per_task_frames"] and m["args"]["frames"]["sot"] == 12
+    assert {f for t, f in m["args"]["frames"].items() if t != "sot"} == {demo.DEFAULT_NUM_FRAMES}
+    for seq in m["sequences"]["sot"]:
+        assert len(list((default_demo / "otb" / seq / "img").glob("*.jpg"))) == 12
+    assert "frames: 20 (sot: 12) per sequence" in (default_demo / "README.txt").read_text()
 
     def boom(*a, **k):
         raise AssertionError("the demo was regenerated")

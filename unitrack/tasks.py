@@ -55,6 +55,7 @@ class TaskSpec:
     demo_subdir: str = ""  # sub-folder of the generated demo benchmark holding this task's data ("" = none)
     demo_writer: Callable[..., dict] | None = None  # (out_dir, rngs, n, T, W, H) -> manifest entry
     demo_stream: int = 0  # independent random stream of the demo generator
+    demo_frames: int | None = None  # frames per sequence of the default demo (None: the demo's common count)
     reader: Callable[..., list] | None = None  # (root, cfg) -> list of eval.base.Sequence
     writer: Callable[..., Any] | None = None  # writes predictions in the benchmark's format
     viz_loader: Callable[..., list] | None = None  # (root, pred_dir, cfg dict, seqs) -> list[SequenceView]

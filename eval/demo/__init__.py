@@ -64,7 +64,7 @@ __all__ = [
     "davis_palette", "demo_specs", "demo_subdirs", "demo_task_root", "ensure_demo", "generate_demo",
 ]  # fmt: skip
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 DEFAULT_NUM_SEQUENCES = 3
 DEFAULT_NUM_FRAMES = 20
 DEFAULT_SIZE = (160, 120)
@@ -138,7 +138,7 @@ frames: {T} per sequence, size {W}x{H} (WxH), {n} sequence(s) per task; tasks: {
 Synthetic, seeded videos: textured objects / pedestrians / human puppets on a textured, static or
 slowly panning background; smooth trajectories, scale changes, depth-ordered occlusion, and pairs
 of look-alike objects (same pattern, slightly different tint) whose paths cross. Regenerate with
-unitrack.eval.demo.generate_demo(out, seed={seed}, num_sequences={n}, num_frames={T}, size=({W}, {H})).
+unitrack.eval.demo.generate_demo(out, seed={seed}, num_sequences={n}, num_frames={T_arg}, size=({W}, {H})).
 
 otb/<Seq>/img/0001.jpg...            OTB-2015; groundtruth_rect.txt = x,y,w,h per frame (1-based x,y;
                                      comma-separated, one sequence TAB-separated as in OTB)
@@ -164,8 +164,11 @@ manifest.json lists the sequences of each task and, per sequence, its object ids
 
 
 
-def _readme(seed: int, n: int, T: int, W: int, H: int, tasks: Iterable[str]) -> str:
-    return _README.format(version=DEMO_VERSION, seed=seed, T=T, W=W, H=H, n=n, tasks=", ".join(tasks),
+def _readme(seed: int, n: int, T: int, W: int, H: int, tasks: Iterable[str], frames: dict | None = None) -> str:
+    other = {t: f for t, f in (frames or {}).items() if f != T}
+    T_text = f"{T}" + (" (" + ", ".join(f"{t}: {f}" for t, f in sorted(other.items())) + ")" if other else "")
+    return _README.format(version=DEMO_VERSION, seed=seed, T=T_text, T_arg="None" if other else T, W=W, H=H, n=n,
+                          tasks=", ".join(tasks),
                           joints=", ".join(JHMDB_JOINTS))  # fmt: skip
 
 
@@ -195,28 +198,42 @@ def _write_task(spec: TaskSpec, folder: Path, seed: int, n: int, T: int, W: int,
     return res
 
 
+def _task_frames(spec: TaskSpec, T: int, per_task: bool) -> int:
+    """Frames per sequence of `spec`'s demo data: its own ``demo_frames`` in the default demo, else T."""
+    return int(spec.demo_frames) if per_task and spec.demo_frames else T
+
+
 def generate_demo(out: str | Path, seed: int = 0, tasks: Iterable[str] | None = None,
-                  num_sequences: int = DEFAULT_NUM_SEQUENCES, num_frames: int = DEFAULT_NUM_FRAMES,
+                  num_sequences: int = DEFAULT_NUM_SEQUENCES, num_frames: int | None = None,
                   size: tuple[int, int] = DEFAULT_SIZE) -> Path:  # fmt: skip
     """Write the demo benchmark under `out` (one subfolder per task with a ``demo_writer``, its spec's
-    ``demo_subdir``; `tasks` picks some of them); returns out."""
-    W, H = _check_args(num_sequences, num_frames, size)
+    ``demo_subdir``; `tasks` picks some of them); returns out.
+
+    ``num_frames``: frames per sequence for every task; None (the default demo) gives each task its
+    spec's ``demo_frames`` where it sets one (SOT: 12) and DEFAULT_NUM_FRAMES otherwise."""
+    per_task = num_frames is None
+    T = DEFAULT_NUM_FRAMES if per_task else int(num_frames)
+    W, H = _check_args(num_sequences, T, size)
     specs = demo_specs(tasks)
     wanted = [s.name for s in specs]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    n, T = int(num_sequences), int(num_frames)
+    n = int(num_sequences)
+    frames = {s.name: _task_frames(s, T, per_task) for s in specs}
+    for s in specs:
+        _check_args(n, frames[s.name], size)
     t0 = time.perf_counter()
     manifest: dict[str, Any] = {
         "version": DEMO_VERSION, "seed": int(seed),
-        "args": {"tasks": wanted, "num_sequences": n, "num_frames": T, "size": [W, H]},
+        "args": {"tasks": wanted, "num_sequences": n, "num_frames": T, "per_task_frames": per_task,
+                 "frames": frames, "size": [W, H]},
         "layout": {s.name: s.demo_subdir for s in specs}, "sequences": {}, "tasks": {},
     }  # fmt: skip
     for spec in specs:
-        res = _write_task(spec, out / spec.demo_subdir, seed, n, T, W, H)
+        res = _write_task(spec, out / spec.demo_subdir, seed, n, frames[spec.name], W, H)
         manifest["sequences"][spec.name] = res["sequences"]
         manifest["tasks"][spec.name] = {"subdir": spec.demo_subdir, **res}
-    (out / "README.txt").write_text(_readme(seed, n, T, W, H, wanted))
+    (out / "README.txt").write_text(_readme(seed, n, T, W, H, wanted, frames))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("demo benchmark (%s) written to %s in %.1f s", ", ".join(wanted), out, time.perf_counter() - t0)
     return out
@@ -283,6 +300,7 @@ def _add_task(demo: Path, spec: TaskSpec) -> None:
             args = m["args"]
             seed, n, T = int(m["seed"]), int(args["num_sequences"]), int(args["num_frames"])
             W, H = (int(v) for v in args["size"])
+            T = _task_frames(spec, T, bool(args.get("per_task_frames")))
         except (KeyError, TypeError, ValueError):
             raise UnitrackError(f"the cached demo {demo} has an incomplete manifest.json; delete the folder "
                                 "to regenerate it") from None
@@ -292,10 +310,12 @@ def _add_task(demo: Path, spec: TaskSpec) -> None:
             res = _write_task(spec, tmp, seed, n, T, W, H)
         if spec.name not in args["tasks"]:
             args["tasks"].append(spec.name)
+        args.setdefault("frames", {})[spec.name] = T
         layout[spec.name] = spec.demo_subdir
         m.setdefault("sequences", {})[spec.name] = res["sequences"]
         m.setdefault("tasks", {})[spec.name] = {"subdir": spec.demo_subdir, **res}
-        atomic_write_text(demo / "README.txt", _readme(seed, n, T, W, H, args["tasks"]))
+        atomic_write_text(demo / "README.txt", _readme(seed, n, int(args["num_frames"]), W, H, args["tasks"],
+                                                       args["frames"]))
         atomic_write_text(demo / "manifest.json", json.dumps(m, indent=2) + "\n")
         log.info("demo data of task %s written in %.1f s", spec.name, time.perf_counter() - t0)
 

@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", required=True)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--sequences", type=int, default=3)
-    d.add_argument("--frames", type=int, default=20)
+    d.add_argument("--frames", type=int, default=None,
+                   help="frames per sequence for every task (default: 20, SOT 12)")
     d.add_argument("--size", default="160x120", help="WxH (64–256 px)")
     _add_common(d)
     return ap
