@@ -96,8 +96,9 @@ def propagate_video(video: JhmdbVideo, extractor, params: PropagationParams, cro
     coords = []
     t = 0
     for b0 in range(0, len(video), batch_size):
-        x = load_frames(video.frames[b0:b0 + batch_size], crop_size, mean, std)
-        feats = extractor(x)
+        feats = extractor.cached(video.frames[b0:b0 + batch_size],
+                                 {"prep": "poseprop", "crop": int(crop_size), "mean": list(mean), "std": list(std)},
+                                 lambda chunk: load_frames(chunk, crop_size, mean, std))
         for f in feats:
             if t == 0:
                 h, w = f.shape[-2:]

@@ -207,6 +207,28 @@ def test_head_end_to_end_on_demo(tiny_jhmdb, tmp_path):
     assert set(base.metrics) == set(r.metrics)
 
 
+def test_feature_cache_same_pck_and_warm_rerun_skips_the_backbone(tiny_jhmdb, tmp_path):
+    from unitrack.api import evaluate
+
+    sets = ["poseprop.crop_size=128"]
+    plain = evaluate("poseprop", "random_r18", tiny_jhmdb, out=tmp_path / "plain", device="cpu", sets=sets)
+    cache = tmp_path / "cache"
+    sets_c = [*sets, f"common.feature_cache={cache}"]
+    cold = evaluate("poseprop", "random_r18", tiny_jhmdb, out=tmp_path / "cold", device="cpu", sets=sets_c)
+    entries = sorted(cache.rglob("*.pt"))
+    assert len(entries) == sum(len(v) for v in read_jhmdb(tiny_jhmdb)) == 20
+    assert cold.metrics == pytest.approx(plain.metrics, abs=1e-12)
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    warm = evaluate("poseprop", "random_r18", tiny_jhmdb, out=tmp_path / "warm", device="cpu",
+                    sets=[*sets_c, "poseprop.topk=5"])
+    assert sorted(cache.rglob("*.pt")) == entries and [p.stat().st_mtime_ns for p in entries] == stamps
+    assert set(warm.metrics) == set(plain.metrics)
+    # the preprocessing is part of the key: another crop size is another entry per frame
+    evaluate("poseprop", "random_r18", tiny_jhmdb, out=tmp_path / "other", device="cpu",
+             sets=["poseprop.crop_size=96", f"common.feature_cache={cache}"])
+    assert len(list(cache.rglob("*.pt"))) == 40
+
+
 @pytest.mark.integration
 def test_real_jhmdb_sample_frames_read(sample_data):
     """The JHMDB sample holds palette-mode PNG frames: they must decode to RGB and resize to crop×crop."""

@@ -33,7 +33,7 @@ class CommonConfig:
     amp: bool = False  # mixed precision for the backbone on GPU
     batch_size: int = 8
     seed: int = 0
-    feature_cache: str | None = None  # on-disk feature cache directory (None = off): VOS, VIP, MOT, MOTS, PoseTrack, VIS frames
+    feature_cache: str | None = None  # on-disk feature cache directory (None = off); every task but SOT
     max_sequences: int | None = None  # evaluate only the first N sequences (quick looks)
 
 

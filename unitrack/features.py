@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,21 +184,27 @@ class FeatureExtractor:
         return sha256_json({"v": CACHE_VERSION, "backbone": fp, "precision": self.fingerprint()["precision"],
                             "channels_last": self.channels_last})[:24]
 
-    def _frame_key(self, path: Path, size: tuple[int, int] | None, letterbox: tuple[int, int] | None = None) -> str:
-        st = path.stat()
-        key = {"path": str(path.resolve()), "mtime_ns": st.st_mtime_ns, "bytes": st.st_size,
-               "size": list(size) if size else None}
+    @staticmethod
+    def _prep_key(size: tuple[int, int] | None, letterbox: tuple[int, int] | None = None) -> dict[str, Any]:
+        key: dict[str, Any] = {"size": list(size) if size else None}
         if letterbox is not None:
             key["letterbox"] = [int(v) for v in letterbox]
-        return sha256_json(key)[:32]
+        return key
+
+    def _frame_key(self, path: Path, prep: dict[str, Any]) -> str:
+        st = path.stat()
+        return sha256_json({"path": str(path.resolve()), "mtime_ns": st.st_mtime_ns, "bytes": st.st_size,
+                            **prep})[:32]
 
     def cache_path(self, path: str | Path, size: tuple[int, int] | None = None,
-                   letterbox: tuple[int, int] | None = None) -> Path:
-        """Where the cached features of one frame live (requires ``cache_dir``)."""
+                   letterbox: tuple[int, int] | None = None, prep: dict[str, Any] | None = None) -> Path:
+        """Where the cached features of one frame live (requires ``cache_dir``); ``prep`` names a
+        preprocessing of :meth:`cached` (else the ``size``/``letterbox`` of :meth:`from_files`)."""
         if self.cache_dir is None:
             raise UnitrackError("feature cache is off (no cache_dir)")
         p = Path(path)
-        return self.cache_dir / self._backbone_key() / f"{self._frame_key(p, size, letterbox)}.pt"
+        key = prep if prep is not None else self._prep_key(size, letterbox)
+        return self.cache_dir / self._backbone_key() / f"{self._frame_key(p, key)}.pt"
 
     def from_files(self, paths: Sequence[str | Path], size: tuple[int, int] | None = None,
                    letterbox: tuple[int, int] | None = None) -> torch.Tensor:
@@ -207,6 +213,33 @@ class FeatureExtractor:
         return ``N×C×h×w`` features (through the feature cache when ``cache_dir`` is set)."""
         if size is not None and letterbox is not None:
             raise UnitrackError("from_files: give size or letterbox, not both")
+        if letterbox is not None:
+            from unitrack.association.objfeat import letterbox as _letterbox
+
+            def read(p: Path) -> np.ndarray:
+                return _letterbox(read_rgb(p), (int(letterbox[0]), int(letterbox[1])))[0]
+        else:
+            def read(p: Path) -> np.ndarray:
+                return read_rgb(p, size)
+
+        def load(chunk: list[Path]) -> torch.Tensor:
+            rgbs = [read(p) for p in chunk]
+            shapes = {f.shape for f in rgbs}
+            if len(shapes) != 1:
+                raise UnitrackError(f"frames of different sizes cannot be batched ({chunk[0]} …): {sorted(shapes)}; "
+                                    "pass size=(W, H)")
+            return self.normalize(rgbs)
+
+        return self.cached(paths, self._prep_key(size, letterbox), load)
+
+    def cached(self, paths: Sequence[str | Path], prep: dict[str, Any],
+               load: Callable[[list[Path]], torch.Tensor]) -> torch.Tensor:
+        """``N×C×h×w`` features of frame files through the feature cache (when ``cache_dir`` is set).
+
+        ``load(chunk)`` turns up to ``batch_size`` files into a normalised ``n×3×H×W`` batch (a head's own
+        preprocessing); ``prep`` is a JSON-able description of everything in ``load`` that changes the
+        input (sizes, statistics, resize order): it is part of each frame's cache key.
+        """
         paths = [Path(p) for p in paths]
         if not paths:
             raise UnitrackError("no frame files given")
@@ -214,8 +247,8 @@ class FeatureExtractor:
             if not p.is_file():
                 raise UnitrackError(f"frame file not found: {p}")
         if self.cache_dir is None:
-            return self._compute(paths, size, letterbox)
-        cpaths = [self.cache_path(p, size, letterbox) for p in paths]
+            return self._compute(paths, load)
+        cpaths = [self.cache_path(p, prep=prep) for p in paths]
         feats: list[torch.Tensor | None] = [None] * len(paths)
         todo = []
         for i, cp in enumerate(cpaths):
@@ -235,7 +268,7 @@ class FeatureExtractor:
             todo.append(i)
         self.cache_misses += len(todo)
         if todo:
-            new = self._compute([paths[i] for i in todo], size, letterbox)
+            new = self._compute([paths[i] for i in todo], load)
             for j, i in enumerate(todo):
                 f = new[j].detach().to("cpu").clone()
                 self._write_cache(cpaths[i], f)
@@ -245,24 +278,8 @@ class FeatureExtractor:
             raise UnitrackError(f"frames of different sizes cannot be batched: feature shapes {sorted(shapes)}")
         return torch.stack(feats).to(self.device)  # type: ignore[arg-type]
 
-    def _compute(self, paths: list[Path], size: tuple[int, int] | None,
-                 letterbox: tuple[int, int] | None = None) -> torch.Tensor:
-        outs = []
-        if letterbox is not None:
-            from unitrack.association.objfeat import letterbox as _letterbox
-
-            def read(p: Path) -> np.ndarray:
-                return _letterbox(read_rgb(p), (int(letterbox[0]), int(letterbox[1])))[0]
-        else:
-            def read(p: Path) -> np.ndarray:
-                return read_rgb(p, size)
-        for i in range(0, len(paths), self.batch_size):
-            chunk = [read(p) for p in paths[i:i + self.batch_size]]
-            shapes = {f.shape for f in chunk}
-            if len(shapes) != 1:
-                raise UnitrackError(f"frames of different sizes cannot be batched ({paths[i]} …): {sorted(shapes)}; "
-                                    "pass size=(W, H)")
-            outs.append(self(self.normalize(chunk)))
+    def _compute(self, paths: list[Path], load: Callable[[list[Path]], torch.Tensor]) -> torch.Tensor:
+        outs = [self(load(paths[i:i + self.batch_size])) for i in range(0, len(paths), self.batch_size)]
         if len({tuple(o.shape[1:]) for o in outs}) != 1:
             raise UnitrackError(f"frames of different sizes cannot be batched ({paths[0]} …); pass size=(W, H)")
         return outs[0] if len(outs) == 1 else torch.cat(outs)
