@@ -182,6 +182,13 @@ def test_rsm_batched_equals_pairloop_variable_sizes():
     np.testing.assert_allclose(rsm_cost(tracks, dets), ref, atol=2e-6)
     np.testing.assert_allclose(rsm_cost(tracks, dets, max_elements=7 * 120), ref, atol=2e-6)
     np.testing.assert_allclose(rsm_cost(dets, tracks), _rsm_cost_pairloop(dets, tracks), atol=2e-6)
+    # an object without points (a mask that vanished in the max-area rescale) is zero padding only
+    tracks = [torch.rand(16, n, generator=g) for n in (7, 0, 3)]
+    dets = [torch.rand(16, n, generator=g) for n in (0, 5)]
+    c = rsm_cost(tracks, dets)
+    np.testing.assert_allclose(c, _rsm_cost_pairloop(tracks, dets), atol=2e-6)
+    assert c[1].tolist() == [1.0, 1.0] and c[:, 0].tolist() == [1.0, 1.0, 1.0]
+    assert rsm_cost([tracks[1]], [dets[0]]).tolist() == [[1.0]]
     # C×h×w maps are flattened like C×n
     t = torch.randn(16, 4, 10, generator=g)
     d = torch.randn(16, 4, 10, generator=g)

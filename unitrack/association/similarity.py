@@ -83,6 +83,9 @@ def _rsm_direction(Q: torch.Tensor, q_sizes: list[int], K: torch.Tensor, k_sizes
     nq, nk = len(q_sizes), len(k_sizes)
     C = K.shape[1]
     n_keys = K.shape[0]
+    if n_keys == 0:  # no key object has a point: nothing is reconstructed (the padded layout gives zeros too)
+        z = torch.zeros(nq, nk, device=dev, dtype=dtype)
+        return z, z.clone()
     k_total = nk * max(k_sizes)  # key points of the padded layout
     k_pad = k_total - n_keys
     k_starts = [0]
@@ -167,8 +170,6 @@ def rsm_cost(track_feats: Sequence[torch.Tensor], det_feats: Sequence[torch.Tens
     D, d_sizes = _ragged_points(det_feats, dev, dtype)
     if T.shape[1] != D.shape[1]:
         raise ValueError(f"rsm_cost: tracks have {T.shape[1]} channels, detections {D.shape[1]}")
-    if min(t_sizes) == 0 or min(d_sizes) == 0:
-        raise ValueError("rsm_cost: an object feature has no points")
     t_obj = torch.repeat_interleave(torch.arange(N, device=dev), torch.tensor(t_sizes, device=dev))
     d_obj = torch.repeat_interleave(torch.arange(M, device=dev), torch.tensor(d_sizes, device=dev))
     t_norm = torch.zeros(N, device=dev).index_add_(0, t_obj, T.pow(2).sum(1)).sqrt().clamp_min(1e-12)  # ‖vec T_i‖
