@@ -170,12 +170,14 @@ def mask_features(feat_map: torch.Tensor, masks: torch.Tensor | np.ndarray, max_
             r = torch.randn(C, empty_size, generator=generator) if generator is not None else torch.randn(C, empty_size)
             feats.append(r.to(device=feat_map.device, dtype=feat_map.dtype))
             continue
+        if a <= max_mask_area:  # the mask's cells themselves (feature × 1 is the feature: no masked copy)
+            feats.append(feat_map[:, small[i] > 0])
+            continue
         m = small[i].to(feat_map.dtype)
         g = feat_map * m
-        if a > max_mask_area:
-            s = math.sqrt(max_mask_area / a)
-            g = F.interpolate(g[None], scale_factor=s, mode="bilinear", align_corners=False)[0]
-            m = F.interpolate(m[None, None], scale_factor=s, mode="nearest")[0, 0]
+        s = math.sqrt(max_mask_area / a)
+        g = F.interpolate(g[None], scale_factor=s, mode="bilinear", align_corners=False)[0]
+        m = F.interpolate(m[None, None], scale_factor=s, mode="nearest")[0, 0]
         feats.append(g[:, m >= 0.5])
     return feats, boxes
 
