@@ -32,7 +32,6 @@ from unitrack.association import (
     AssociationTracker,
     Observation,
     box_features,
-    letterbox,
     letterbox_geometry,
     tlwh_to_tlbr,
 )
@@ -120,7 +119,7 @@ def sequence_observations(seq: MOTSequence, dets: dict[int, np.ndarray], extract
     ``extractor`` may be None when the similarity needs no appearance (``iou``): frames are then not
     even read. ``timings["backbone"]`` accumulates read + letterbox + forward + RoIAlign seconds.
     """
-    from unitrack.features import image_hw, read_rgb
+    from unitrack.features import image_hw
 
     needs_feat = sec.similarity != "iou"
     if needs_feat and extractor is None:
@@ -133,16 +132,11 @@ def sequence_observations(seq: MOTSequence, dets: dict[int, np.ndarray], extract
         frames = list(range(s0 + 1, min(s0 + batch, seq.num_frames) + 1))
         if not needs_feat:
             out = [(f, frame_observations(dets.get(f), None, 1.0, (0.0, 0.0), sec, W)) for f in frames]
-        elif getattr(extractor, "cache_dir", None) is not None:  # cached frames skip decoding and the backbone
+        else:  # through the feature cache when common.feature_cache is set: cached frames are not decoded
             paths = [seq.images[f - 1] for f in frames]
             fmaps = extractor.from_files(paths, letterbox=(W, H))
             geo = [letterbox_geometry(image_hw(p), (W, H)) for p in paths]
             out = [(f, frame_observations(dets.get(f), fmaps[k], geo[k][0], geo[k][1], sec, W))
-                   for k, f in enumerate(frames)]
-        else:
-            boxed = [letterbox(read_rgb(seq.images[f - 1]), (W, H)) for f in frames]
-            fmaps = extractor(extractor.normalize([b[0] for b in boxed]))
-            out = [(f, frame_observations(dets.get(f), fmaps[k], boxed[k][1], boxed[k][2], sec, W))
                    for k, f in enumerate(frames)]
             del fmaps
             _sync(extractor.device)
