@@ -33,6 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_propagation import _available_bytes  # noqa: E402
+
 from unitrack.association import KalmanBoxFilter, rsm_cost  # noqa: E402
 from unitrack.association.similarity import _rsm_cost_pairloop  # noqa: E402
 
@@ -245,17 +247,6 @@ def bench_mots_frame(backbone: str = "random_r18", device: str = "cpu", height: 
         n = min(frames, len(seq.frames))
         print(f"  {label:<12} {n_obj / n:5.1f} objects/frame: backbone {t_bb / n * 1e3:7.1f} ms, association "
               f"{t_as / n * 1e3:6.1f} ms = {t_as / t_bb:.3f} × backbone")
-
-
-def _available_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 1 << 34
 
 
 def _demo_mot(root: str | None, sequences: int, frames: int, size) -> Path:

@@ -59,8 +59,7 @@ class FeatureExtractor:
     ``amp``: mixed precision on CUDA (``True``/``"fp16"`` → float16, ``"bf16"`` → bfloat16); ignored on
     the CPU. ``channels_last``: None → on for ResNets (oneDNN's channels-last convolutions are about 1.3× faster
     on the CPU at the SOT and MOT input sizes, and faster on CUDA; features agree with the default layout to
-    ~2e-6 relative). ``cache_dir``: on-disk feature cache for
-    :meth:`from_files`.
+    ~2e-6 relative). ``cache_dir``: on-disk feature cache for :meth:`from_files` and :meth:`cached`.
     """
 
     #: On the CPU a forward pass takes at most this many input pixels (whole frames, at least one). Measured
